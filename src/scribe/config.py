@@ -1,0 +1,151 @@
+"""Workspace discovery and settings: defaults, then `scribe.toml`, then environment variables.
+
+Later sources win, so a one-off `SCRIBE_MODEL=... scribe ...` overrides the workspace file
+and CLI flags override both (the CLI passes them in).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from scribe.errors import ConfigError
+
+CONFIG_FILE = "scribe.toml"
+STATE_DIR = ".scribe"
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+DEFAULT_MODEL = "gemma3:270m"
+
+EngineMode = Literal["auto", "ollama", "embedded"]
+
+
+class IndexSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    notes: list[str] = Field(default_factory=lambda: ["notes"])
+    chroma_url: str | None = None
+    embed_batch_size: int = Field(default=64, ge=1, le=4096)
+    chunk_tokens: int = Field(default=350, ge=32, le=8192)
+
+
+class Settings(BaseModel):
+    """Everything scribe reads from scribe.toml and the environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: EngineMode = "auto"
+    ollama_host: str = DEFAULT_OLLAMA_HOST
+    model: str = DEFAULT_MODEL
+    embed_model: str = DEFAULT_MODEL
+    warn_remote_host: bool = True
+    index: IndexSettings = Field(default_factory=IndexSettings)
+
+
+# Environment variable -> dotted settings key. OLLAMA_HOST is Ollama's own variable, honoured as is.
+ENV_VARS: dict[str, str] = {
+    "SCRIBE_ENGINE": "engine",
+    "OLLAMA_HOST": "ollama_host",
+    "SCRIBE_MODEL": "model",
+    "SCRIBE_EMBED_MODEL": "embed_model",
+    "SCRIBE_CHROMA_URL": "index.chroma_url",
+}
+
+
+class Workspace:
+    """A folder holding the author's notes, drafts, `scribe.toml` and scribe's state in `.scribe/`."""
+
+    def __init__(self, root: Path, settings: Settings) -> None:
+        self.root = root
+        self.settings = settings
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    def ensure_state_dir(self) -> Path:
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"{self.state_dir}: cannot create scribe's state folder ({exc.strerror}); "
+                "make the workspace writable or pass --workspace"
+            ) from exc
+        return self.state_dir
+
+    @property
+    def runlog_path(self) -> Path:
+        return self.state_dir / "runs.sqlite"
+
+
+def find_workspace_root(start: Path) -> Path:
+    """The nearest folder at or above `start` holding scribe.toml or .scribe/, else `start` itself."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file() or (folder / STATE_DIR).is_dir():
+            return folder
+    return start
+
+
+def normalize_host(host: str) -> str:
+    """Accept Ollama's forms of OLLAMA_HOST (`0.0.0.0`, `host:port`, `http://host`) as a full URL."""
+    host = host.strip().rstrip("/")
+    if "://" not in host:
+        host = f"http://{host}"
+    parts = urlsplit(host)
+    name = parts.hostname or "127.0.0.1"
+    if name in ("0.0.0.0", "::"):
+        name = "127.0.0.1"  # a listen-on-all address is reached through loopback
+    if ":" in name:
+        name = f"[{name}]"
+    port = parts.port or (443 if parts.scheme == "https" else 11434)
+    return f"{parts.scheme}://{name}:{port}{parts.path}"
+
+
+def _set_dotted(data: dict, dotted: str, value: str) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        data = data.setdefault(key, {})
+    data[leaf] = value
+
+
+def load_settings(root: Path, env: dict[str, str] | None = None) -> Settings:
+    """Read `root/scribe.toml` (if any) and the environment into validated settings."""
+    env = dict(os.environ) if env is None else env
+    data: dict = {}
+    path = root / CONFIG_FILE
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file or remove it") from exc
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+    for var, key in ENV_VARS.items():
+        if env.get(var):
+            _set_dotted(data, key, env[var])
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"{path}: setting '{where}': {first['msg']}; fix it in {CONFIG_FILE} or the environment"
+        ) from exc
+    settings.ollama_host = normalize_host(settings.ollama_host)
+    return settings
+
+
+def open_workspace(path: Path | None = None, env: dict[str, str] | None = None) -> Workspace:
+    """The workspace for `path` (or $SCRIBE_WORKSPACE, or the current folder) with its settings."""
+    env = dict(os.environ) if env is None else env
+    if path is None:
+        path = Path(env["SCRIBE_WORKSPACE"]) if env.get("SCRIBE_WORKSPACE") else Path.cwd()
+    if not path.is_dir():
+        raise ConfigError(f"{path}: workspace folder does not exist; pass an existing folder to --workspace")
+    root = find_workspace_root(path)
+    return Workspace(root, load_settings(root, env))

@@ -1,0 +1,433 @@
+"""llama.cpp behind the engine: loading and unloading models, one request at a time per model,
+Gemma's turn format, sampling with Ollama's options, grammars for `format`, and real timings.
+
+A `Llama` object is not safe to use from two threads, so every model has a lock and requests
+queue on it. Generation is a Python generator: when the HTTP client goes away the server closes
+the generator, which releases the lock and stops decoding at once.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from scribe.engine.catalog import Catalog, CatalogEntry
+
+DEFAULT_NUM_CTX = 4096
+DEFAULT_KEEP_ALIVE_S = 300.0
+EMBED_CTX = 2048
+
+
+class RequestError(ValueError):
+    """A request the engine cannot serve as asked (HTTP 400)."""
+
+
+class UnknownModel(LookupError):
+    """No model by that name (HTTP 404)."""
+
+
+@dataclass
+class SamplingOptions:
+    """The Ollama options the engine honours; anything else in `options` is accepted and ignored."""
+
+    temperature: float = 0.8
+    top_p: float = 0.9
+    top_k: int = 40
+    min_p: float = 0.0
+    repeat_penalty: float = 1.1
+    seed: int | None = None
+    num_predict: int = -1
+    num_ctx: int = DEFAULT_NUM_CTX
+    stop: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_request(cls, options: dict[str, Any] | None, defaults: dict[str, Any]) -> SamplingOptions:
+        merged = {**defaults, **(options or {})}
+        known = {k: v for k, v in merged.items() if k in cls.__dataclass_fields__ and v is not None}
+        try:
+            opts = cls(**known)
+            opts.temperature, opts.top_p = float(opts.temperature), float(opts.top_p)
+            opts.min_p, opts.repeat_penalty = float(opts.min_p), float(opts.repeat_penalty)
+            opts.top_k, opts.num_predict, opts.num_ctx = int(opts.top_k), int(opts.num_predict), int(opts.num_ctx)
+            opts.seed = None if opts.seed is None else int(opts.seed)
+        except (TypeError, ValueError) as exc:
+            raise RequestError(f"invalid options: {exc}") from exc
+        if isinstance(opts.stop, str):
+            opts.stop = [opts.stop]
+        if not isinstance(opts.stop, list) or not all(isinstance(s, str) for s in opts.stop):
+            raise RequestError("invalid options: stop must be a string or a list of strings")
+        if opts.num_ctx < 64:
+            raise RequestError("invalid options: num_ctx must be at least 64")
+        return opts
+
+
+def parse_keep_alive(value: Any) -> float:
+    """Ollama's keep_alive: seconds as a number, or a duration like "5m", "1h30m", "-1"; negative means forever."""
+    if value is None or value == "":
+        return DEFAULT_KEEP_ALIVE_S
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = re.findall(r"(-?\d+(?:\.\d+)?)(ms|h|m|s)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise RequestError(f"invalid keep_alive duration: {value!r}")
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+@dataclass
+class Done:
+    """The last event of a generation, with Ollama's metrics in nanoseconds."""
+
+    done_reason: str
+    load_duration: int
+    prompt_eval_count: int
+    prompt_eval_duration: int
+    eval_count: int
+    eval_duration: int
+    context: list[int]
+
+
+@dataclass
+class Loaded:
+    entry: CatalogEntry
+    llm: Any
+    n_ctx: int
+    expires_at: float
+    embedder: Any = None
+
+
+class Runtime:
+    """Models in memory, the queue in front of each, and the counters behind `/scribe/stats`."""
+
+    def __init__(self, catalog: Catalog, *, n_threads: int | None = None) -> None:
+        self.catalog = catalog
+        self.n_threads = n_threads or max(1, os.cpu_count() or 1)
+        self._loaded: dict[str, Loaded] = {}
+        self._locks: dict[str, threading.Lock] = {name: threading.Lock() for name in catalog.names()}
+        self._embed_locks: dict[str, threading.Lock] = {name: threading.Lock() for name in catalog.names()}
+        self._stats_lock = threading.Lock()
+        self.stats: dict[str, int] = {
+            "chat_requests": 0, "generate_requests": 0, "embed_requests": 0, "embed_inputs": 0,
+            "tokens_generated": 0, "cancelled_streams": 0, "loads": 0, "unloads": 0,
+        }
+
+    def count(self, key: str, n: int = 1) -> None:
+        with self._stats_lock:
+            self.stats[key] = self.stats.get(key, 0) + n
+
+    def entry(self, name: str) -> CatalogEntry:
+        entry = self.catalog.get(name)
+        if entry is None:
+            raise UnknownModel(f'model "{name}" not found, try pulling it first')
+        return entry
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _ensure_loaded(self, entry: CatalogEntry, n_ctx: int) -> Loaded:
+        """Load (or reload with a new context size) under the model's lock."""
+        loaded = self._loaded.get(entry.name)
+        if loaded is not None and loaded.n_ctx == n_ctx:
+            return loaded
+        from llama_cpp import Llama
+
+        if loaded is not None:
+            loaded.llm.close()
+        llm = Llama(
+            model_path=str(entry.path),
+            n_ctx=n_ctx,
+            n_batch=min(512, n_ctx),
+            n_threads=self.n_threads,
+            seed=random.randint(0, 2**31 - 1),
+            verbose=False,
+        )
+        embedder = loaded.embedder if loaded is not None else None
+        self._loaded[entry.name] = Loaded(entry, llm, n_ctx, time.monotonic() + DEFAULT_KEEP_ALIVE_S, embedder)
+        self.count("loads")
+        return self._loaded[entry.name]
+
+    def _ensure_embedder(self, entry: CatalogEntry) -> Any:
+        """A second llama.cpp context in embedding mode (mean pooling), kept beside the chat one."""
+        loaded = self._loaded.get(entry.name)
+        if loaded is None:
+            loaded = self._ensure_loaded(entry, DEFAULT_NUM_CTX)
+        if loaded.embedder is None:
+            import llama_cpp
+
+            loaded.embedder = llama_cpp.Llama(
+                model_path=str(entry.path),
+                embedding=True,
+                pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+                n_ctx=EMBED_CTX,
+                n_batch=EMBED_CTX,
+                n_ubatch=EMBED_CTX,
+                n_threads=self.n_threads,
+                verbose=False,
+            )
+        return loaded.embedder
+
+    def _touch(self, name: str, keep_alive_s: float) -> None:
+        loaded = self._loaded.get(name)
+        if loaded is None:
+            return
+        if keep_alive_s == 0:
+            self._unload(name)
+        else:
+            loaded.expires_at = float("inf") if keep_alive_s < 0 else time.monotonic() + keep_alive_s
+
+    def _unload(self, name: str) -> None:
+        loaded = self._loaded.pop(name, None)
+        if loaded is not None:
+            loaded.llm.close()
+            if loaded.embedder is not None:
+                loaded.embedder.close()
+            self.count("unloads")
+
+    def reap_expired(self) -> None:
+        """Unload models whose keep_alive ran out, skipping any that is busy."""
+        now = time.monotonic()
+        for name, loaded in list(self._loaded.items()):
+            if loaded.expires_at > now:
+                continue
+            lock, embed_lock = self._locks[name], self._embed_locks[name]
+            if lock.acquire(blocking=False):
+                try:
+                    if embed_lock.acquire(blocking=False):
+                        try:
+                            self._unload(name)
+                        finally:
+                            embed_lock.release()
+                finally:
+                    lock.release()
+
+    def running(self) -> list[tuple[CatalogEntry, float]]:
+        """Loaded models with their expiry as seconds from now (inf for never)."""
+        now = time.monotonic()
+        return [(l.entry, l.expires_at - now) for l in self._loaded.values()]
+
+    def load_only(self, name: str, num_ctx: int, keep_alive: Any) -> int:
+        """Ollama's empty-prompt request: load (or with keep_alive 0, unload). Returns load time in ns."""
+        entry = self.entry(name)
+        keep = parse_keep_alive(keep_alive)
+        started = time.perf_counter_ns()
+        with self._locks[entry.name]:
+            if keep == 0:
+                self._unload(entry.name)
+            else:
+                self._ensure_loaded(entry, num_ctx)
+                self._touch(entry.name, keep)
+        return time.perf_counter_ns() - started
+
+    # -- prompts -------------------------------------------------------------------------------
+
+    def chat_tokens(self, llm: Any, entry: CatalogEntry, messages: list[dict[str, Any]]) -> list[int]:
+        """Token ids for a conversation, ending where the model's reply begins.
+
+        Turn markers are tokenized as special tokens and message text as plain text, so a
+        `<start_of_turn>` written inside a note cannot open a turn of its own.
+        """
+        segments: list[tuple[str, bool]] = []
+        if entry.is_gemma:
+            system = "\n\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "system")
+            turns = [m for m in messages if m.get("role") != "system"]
+            if system and turns and turns[0].get("role") == "user":
+                turns[0] = {**turns[0], "content": f"{system}\n\n{turns[0].get('content', '')}"}
+            elif system:
+                turns.insert(0, {"role": "user", "content": system})
+            for m in turns:
+                role = "model" if m.get("role") == "assistant" else "user"
+                segments += [(f"<start_of_turn>{role}\n", True), (str(m.get("content", "")), False),
+                             ("<end_of_turn>\n", True)]
+            segments.append(("<start_of_turn>model\n", True))
+        else:
+            for m in messages:
+                segments.append((f"{str(m.get('role', 'user')).capitalize()}: {m.get('content', '')}\n", False))
+            segments.append(("Assistant:", False))
+        tokens = [llm.token_bos()]
+        for text, special in segments:
+            tokens += llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+        return tokens
+
+    def raw_tokens(self, llm: Any, prompt: str) -> list[int]:
+        return llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+
+    # -- generation ----------------------------------------------------------------------------
+
+    def generate(
+        self,
+        name: str,
+        *,
+        messages: list[dict[str, Any]] | None = None,
+        raw_prompt: str | None = None,
+        options: dict[str, Any] | None = None,
+        format: Any = None,
+        keep_alive: Any = None,
+    ) -> Iterator[str | Done]:
+        """Yield one text piece per generated token (possibly empty while a stop string or a
+        multi-byte character is pending), then a `Done` with the metrics."""
+        entry = self.entry(name)
+        opts = SamplingOptions.from_request(options, entry.defaults)
+        keep = parse_keep_alive(keep_alive)
+        grammar = _grammar(format)
+        with self._locks[entry.name]:
+            load_started = time.perf_counter_ns()
+            loaded = self._ensure_loaded(entry, opts.num_ctx)
+            load_ns = time.perf_counter_ns() - load_started
+            llm = loaded.llm
+            try:
+                if raw_prompt is not None:
+                    prompt = self.raw_tokens(llm, raw_prompt)
+                else:
+                    prompt = self.chat_tokens(llm, entry, messages or [])
+                prompt = _fit_context(prompt, opts.num_ctx)
+                yield from self._decode(llm, prompt, opts, grammar, load_ns)
+            finally:
+                self._touch(entry.name, keep)
+
+    def _decode(self, llm: Any, prompt: list[int], opts: SamplingOptions, grammar: Any, load_ns: int) -> Iterator[str | Done]:
+        llm.set_seed(opts.seed if opts.seed is not None else random.randint(0, 2**31 - 1))
+        stop_ids = {llm.token_eos(), *_end_of_turn_ids(llm)}
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        text, emitted = "", 0
+        generated: list[int] = []
+        room = opts.num_ctx - len(prompt)
+        limit = room if opts.num_predict < 0 else min(opts.num_predict, room)
+        reason = "length"
+        started = time.perf_counter_ns()
+        first_token_at: int | None = None
+        tokens = llm.generate(
+            prompt, top_k=opts.top_k, top_p=opts.top_p, min_p=opts.min_p, temp=opts.temperature,
+            repeat_penalty=opts.repeat_penalty, grammar=grammar,
+        )
+        try:
+            for token in tokens:
+                if first_token_at is None:
+                    first_token_at = time.perf_counter_ns()
+                if token in stop_ids:
+                    reason = "stop"
+                    break
+                if len(generated) >= limit:
+                    break
+                generated.append(token)
+                self.count("tokens_generated")
+                text += decoder.decode(llm.detokenize([token], prev_tokens=prompt + generated[:-1]))
+                cut = _stop_at(text, opts.stop)
+                if cut is not None:
+                    yield text[emitted:cut]
+                    emitted, reason = cut, "stop"
+                    break
+                safe = len(text) - _pending_stop_prefix(text, opts.stop)
+                yield text[emitted:safe]
+                emitted = max(emitted, safe)
+                if grammar is not None and _is_complete_json(text):
+                    reason = "stop"
+                    break
+            else:
+                reason = "stop"
+        finally:
+            tokens.close()
+        if reason == "length" and emitted < len(text):
+            yield text[emitted:]  # a held-back prefix of a stop string that never completed
+        ended = time.perf_counter_ns()
+        first = first_token_at or ended
+        yield Done(
+            done_reason=reason,
+            load_duration=load_ns,
+            prompt_eval_count=len(prompt),
+            prompt_eval_duration=first - started,
+            eval_count=len(generated),
+            eval_duration=ended - first,
+            context=prompt + generated,
+        )
+
+    # -- embeddings ----------------------------------------------------------------------------
+
+    def embed(self, name: str, texts: list[str], *, normalize: bool = True, keep_alive: Any = None) -> tuple[list[list[float]], int, int]:
+        """Vectors for `texts` (truncated to the embedding context), the token count and load time."""
+        entry = self.entry(name)
+        keep = parse_keep_alive(keep_alive)
+        with self._embed_locks[entry.name]:
+            started = time.perf_counter_ns()
+            with self._locks[entry.name]:
+                embedder = self._ensure_embedder(entry)
+            load_ns = time.perf_counter_ns() - started
+            vectors, count = embedder.embed(texts, normalize=normalize, truncate=True, return_count=True)
+        with self._locks[entry.name]:
+            self._touch(entry.name, keep)
+        self.count("embed_requests")
+        self.count("embed_inputs", len(texts))
+        return [list(v) for v in vectors], int(count), load_ns
+
+    def close(self) -> None:
+        for name in list(self._loaded):
+            self._unload(name)
+
+
+def _end_of_turn_ids(llm: Any) -> list[int]:
+    ids = llm.tokenize(b"<end_of_turn>", add_bos=False, special=True)
+    return ids if len(ids) == 1 else []
+
+
+def _fit_context(prompt: list[int], num_ctx: int) -> list[int]:
+    """As Ollama does, keep the start-of-text token and the newest part of a prompt too long for the window."""
+    keep = max(1, num_ctx - 1)
+    if len(prompt) <= keep:
+        return prompt
+    return prompt[:1] + prompt[len(prompt) - keep + 1 :]
+
+
+def _stop_at(text: str, stops: list[str]) -> int | None:
+    positions = [text.find(s) for s in stops if s and s in text]
+    return min(positions) if positions else None
+
+
+def _pending_stop_prefix(text: str, stops: list[str]) -> int:
+    """How many trailing characters could still grow into a stop string, and so must wait."""
+    longest = 0
+    for stop in stops:
+        for n in range(min(len(stop) - 1, len(text)), 0, -1):
+            if text.endswith(stop[:n]):
+                longest = max(longest, n)
+                break
+    return longest
+
+
+def _grammar(format: Any) -> Any:
+    """A llama.cpp grammar for Ollama's `format`: "json" or a JSON schema object."""
+    if format in (None, ""):
+        return None
+    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import JSON_GBNF
+
+    if format == "json":
+        return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+    if isinstance(format, dict):
+        try:
+            return LlamaGrammar.from_json_schema(json.dumps(format), verbose=False)
+        except Exception as exc:
+            raise RequestError(f"invalid JSON schema in format: {exc}") from exc
+    raise RequestError('invalid format: expected "json" or a JSON schema object')
+
+
+def _is_complete_json(text: str) -> bool:
+    """A grammar-constrained reply is finished once it parses as one JSON value."""
+    stripped = text.strip()
+    if not stripped.endswith(("}", "]")):
+        return False
+    try:
+        json.loads(stripped)
+    except ValueError:
+        return False
+    return True

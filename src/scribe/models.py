@@ -1,0 +1,364 @@
+"""The only code that talks to a model server, always through the official `ollama` client.
+
+It streams chat, embeds in batches, lists models, clocks time to first token on the client side,
+keeps Ollama's own metrics, and turns every failure into a `ScribeError` the user can act on.
+The same code serves a real Ollama and scribe's own engine.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from scribe.errors import HostUnreachable, ModelNotFound, ModelRequestError
+
+Status = Literal["ok", "failed", "cancelled"]
+Message = dict[str, str]
+OnToken = Callable[[str], None]
+
+START_HINT = (
+    "start Ollama (`ollama serve`) or scribe's engine (`scribe serve`), "
+    "or set engine = \"embedded\" in scribe.toml"
+)
+
+
+@dataclass
+class CallMetrics:
+    """Timings of one call: the client's own clock plus the durations Ollama reports (nanoseconds)."""
+
+    ttft_ms: float | None = None
+    wall_ms: float | None = None
+    total_duration_ns: int | None = None
+    load_duration_ns: int | None = None
+    prompt_eval_count: int | None = None
+    prompt_eval_duration_ns: int | None = None
+    eval_count: int | None = None
+    eval_duration_ns: int | None = None
+    done_reason: str | None = None
+
+    @property
+    def prompt_tps(self) -> float | None:
+        return _rate(self.prompt_eval_count, self.prompt_eval_duration_ns)
+
+    @property
+    def eval_tps(self) -> float | None:
+        return _rate(self.eval_count, self.eval_duration_ns)
+
+    def absorb_final_chunk(self, chunk: Any) -> None:
+        """Copy Ollama's metrics from the final (`done`) chunk of a stream."""
+        self.done_reason = getattr(chunk, "done_reason", None)
+        for name in ("total_duration", "load_duration", "prompt_eval_duration", "eval_duration"):
+            setattr(self, f"{name}_ns", getattr(chunk, name, None))
+        self.prompt_eval_count = getattr(chunk, "prompt_eval_count", None)
+        self.eval_count = getattr(chunk, "eval_count", None)
+
+
+def _rate(count: int | None, duration_ns: int | None) -> float | None:
+    if not count or not duration_ns:
+        return None
+    return count / (duration_ns / 1e9)
+
+
+@dataclass
+class CallResult:
+    """The outcome of one streamed call. A failed or cancelled call keeps the text that did arrive."""
+
+    text: str
+    model: str
+    host: str
+    status: Status = "ok"
+    error: str | None = None
+    metrics: CallMetrics = field(default_factory=CallMetrics)
+    chunks: int = 0
+
+    def log_values(self) -> dict[str, Any]:
+        """The run log columns this result fills."""
+        m = self.metrics
+        return {
+            "output_text": self.text,
+            "ttft_ms": m.ttft_ms,
+            "wall_ms": m.wall_ms,
+            "total_duration_ns": m.total_duration_ns,
+            "load_duration_ns": m.load_duration_ns,
+            "prompt_eval_count": m.prompt_eval_count,
+            "prompt_eval_duration_ns": m.prompt_eval_duration_ns,
+            "eval_count": m.eval_count,
+            "eval_duration_ns": m.eval_duration_ns,
+            "prompt_tps": m.prompt_tps,
+            "eval_tps": m.eval_tps,
+            "done_reason": m.done_reason,
+            "status": self.status,
+            "error": self.error,
+        }
+
+
+@dataclass
+class ModelInfo:
+    """A model the server has, as `/api/tags` describes it."""
+
+    name: str
+    size: int
+    digest: str
+    family: str | None
+    parameter_size: str | None
+    quantization: str | None
+    modified_at: str | None
+
+
+def _is_connect_error(exc: BaseException) -> bool:
+    import httpx
+
+    return isinstance(exc, (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout))
+
+
+def _stream_break(exc: BaseException) -> bool:
+    """Errors that mean the connection died mid-stream (as opposed to a refused request)."""
+    import httpx
+
+    return isinstance(exc, (httpx.TransportError, ConnectionError))
+
+
+class ModelClient:
+    """A model server at `host`, reached with `ollama.Client`."""
+
+    def __init__(self, host: str, *, timeout: float | None = 600.0) -> None:
+        import ollama
+
+        self.host = host
+        self._client = ollama.Client(host=host, timeout=timeout)
+        self._digests: dict[str, str] = {}
+
+    def _unreachable(self) -> HostUnreachable:
+        return HostUnreachable(f"no model server answers at {self.host}: {START_HINT}")
+
+    def _translate(self, exc: BaseException, model: str | None = None) -> Exception:
+        """Map a client exception to the ScribeError the user should see."""
+        import ollama
+
+        if isinstance(exc, ollama.ResponseError):
+            if exc.status_code == 404 and model is not None:
+                return self._model_not_found(model)
+            return ModelRequestError(f"{self.host} refused the request: {exc.error}")
+        if _is_connect_error(exc):
+            return self._unreachable()
+        return ModelRequestError(f"{self.host}: {exc}")
+
+    def _model_not_found(self, model: str) -> ModelNotFound:
+        try:
+            names = [m.name for m in self.list_models()]
+        except HostUnreachable:
+            names = []
+        have = ", ".join(names) if names else "none"
+        return ModelNotFound(
+            f"model '{model}' is not on {self.host} (it has: {have}); "
+            f"run `ollama pull {model}` or pick one with --model"
+        )
+
+    def version(self) -> str:
+        import httpx
+
+        try:
+            response = httpx.get(f"{self.host}/api/version", timeout=5.0)
+            response.raise_for_status()
+            return str(response.json().get("version", "unknown"))
+        except httpx.HTTPError as exc:
+            raise self._unreachable() from exc
+
+    def list_models(self) -> list[ModelInfo]:
+        try:
+            listing = self._client.list()
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        models = []
+        for m in listing.models:
+            details = m.details
+            models.append(
+                ModelInfo(
+                    name=m.model or "",
+                    size=m.size or 0,
+                    digest=m.digest or "",
+                    family=details.family if details else None,
+                    parameter_size=details.parameter_size if details else None,
+                    quantization=details.quantization_level if details else None,
+                    modified_at=m.modified_at.isoformat() if m.modified_at else None,
+                )
+            )
+            self._digests[m.model or ""] = m.digest or ""
+        return models
+
+    def digest(self, model: str) -> str | None:
+        """The model's digest as the server reports it, or None when it is not listed."""
+        if model not in self._digests:
+            self.list_models()
+        return self._digests.get(model) or self._digests.get(f"{model}:latest")
+
+    def stream_chat(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        *,
+        options: dict[str, Any] | None = None,
+        format: str | dict[str, Any] | None = None,
+        keep_alive: str | float | None = None,
+        on_token: OnToken | None = None,
+        cancel: threading.Event | None = None,
+    ) -> CallResult:
+        """Stream a chat reply. Refusals raise; a stream that breaks or is cancelled returns its partial text."""
+        acc = _Accumulator(CallResult(text="", model=model, host=self.host), on_token)
+        try:
+            stream = self._client.chat(
+                model=model,
+                messages=list(messages),
+                options=options,
+                format=format,
+                keep_alive=keep_alive,
+                stream=True,
+            )
+            try:
+                for chunk in stream:
+                    if cancel is not None and cancel.is_set():
+                        acc.cancelled()
+                        break
+                    if acc.feed(chunk):
+                        break
+                else:
+                    acc.unfinished()
+            finally:
+                stream.close()  # closes the connection, which stops generation on the server
+        except Exception as exc:
+            if not acc.parts and not _mid_stream(exc):
+                raise self._translate(exc, model) from exc
+            acc.fail(exc)
+        return acc.finish()
+
+    def embed(self, model: str, texts: Sequence[str], *, batch_size: int = 64) -> list[list[float]]:
+        """Embed `texts` in batches of `batch_size`, in order."""
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), batch_size):
+            batch = list(texts[start : start + batch_size])
+            try:
+                response = self._client.embed(model=model, input=batch)
+            except Exception as exc:
+                raise self._translate(exc, model) from exc
+            vectors.extend(list(v) for v in response.embeddings)
+        return vectors
+
+
+def _mid_stream(exc: BaseException) -> bool:
+    """True for transport errors other than failing to connect: the stream had started."""
+    return _stream_break(exc) and not _is_connect_error(exc)
+
+
+class _Accumulator:
+    """Collects a chat stream's text and metrics; shared by the sync and async clients."""
+
+    def __init__(self, result: CallResult, on_token: OnToken | None) -> None:
+        self.result = result
+        self.parts: list[str] = []
+        self.on_token = on_token
+        self.started = time.perf_counter()
+
+    def feed(self, chunk: Any) -> bool:
+        """Take one chunk; True once the final chunk has arrived."""
+        piece = chunk.message.content or ""
+        if not chunk.done:
+            self.result.chunks += 1
+        if piece:
+            if self.result.metrics.ttft_ms is None:
+                self.result.metrics.ttft_ms = (time.perf_counter() - self.started) * 1000
+            self.parts.append(piece)
+            if self.on_token is not None:
+                self.on_token(piece)
+        if chunk.done:
+            self.result.metrics.absorb_final_chunk(chunk)
+        return bool(chunk.done)
+
+    def fail(self, exc: BaseException) -> None:
+        self.result.status = "failed"
+        self.result.error = f"stream from {self.result.host} broke after {len(self.parts)} chunks: {exc}"
+
+    def cancelled(self) -> None:
+        self.result.status, self.result.error = "cancelled", "cancelled by the user"
+
+    def unfinished(self) -> None:
+        self.result.status = "failed"
+        self.result.error = f"stream from {self.result.host} ended without its final chunk"
+
+    def finish(self) -> CallResult:
+        self.result.text = "".join(self.parts)
+        self.result.metrics.wall_ms = (time.perf_counter() - self.started) * 1000
+        return self.result
+
+
+class AsyncModelClient:
+    """The same layer over `ollama.AsyncClient`, for callers that live in an event loop."""
+
+    def __init__(self, host: str, *, timeout: float | None = 600.0) -> None:
+        import ollama
+
+        self.host = host
+        self._client = ollama.AsyncClient(host=host, timeout=timeout)
+        self._sync = ModelClient(host, timeout=timeout)
+
+    async def stream_chat(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        *,
+        options: dict[str, Any] | None = None,
+        format: str | dict[str, Any] | None = None,
+        keep_alive: str | float | None = None,
+        on_token: OnToken | None = None,
+        cancel: threading.Event | None = None,
+    ) -> CallResult:
+        """As `ModelClient.stream_chat`; cancelling the awaiting task also stops generation."""
+        acc = _Accumulator(CallResult(text="", model=model, host=self.host), on_token)
+        try:
+            stream = await self._client.chat(
+                model=model,
+                messages=list(messages),
+                options=options,
+                format=format,
+                keep_alive=keep_alive,
+                stream=True,
+            )
+            try:
+                async for chunk in stream:
+                    if cancel is not None and cancel.is_set():
+                        acc.cancelled()
+                        break
+                    if acc.feed(chunk):
+                        break
+                else:
+                    acc.unfinished()
+            finally:
+                await stream.aclose()
+        except Exception as exc:
+            if not acc.parts and not _mid_stream(exc):
+                raise self._sync._translate(exc, model) from exc
+            acc.fail(exc)
+        return acc.finish()
+
+    async def embed(self, model: str, texts: Sequence[str], *, batch_size: int = 64) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), batch_size):
+            batch = list(texts[start : start + batch_size])
+            try:
+                response = await self._client.embed(model=model, input=batch)
+            except Exception as exc:
+                raise self._sync._translate(exc, model) from exc
+            vectors.extend(list(v) for v in response.embeddings)
+        return vectors
+
+
+def is_answering(host: str, timeout: float = 0.5) -> bool:
+    """A cheap probe: does a model server answer `/api/version` at `host`?"""
+    import httpx
+
+    try:
+        return httpx.get(f"{host}/api/version", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
