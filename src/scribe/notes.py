@@ -1,0 +1,337 @@
+"""Find the author's note files and parse them into ``Note`` records.
+
+Pure apart from reading files: nothing here ever writes, renames or touches an input file.
+Problems with one file (bad encoding, broken frontmatter) become warnings on its ``Note`` so one
+bad note never stops an index run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pathspec
+import toml
+import yaml
+from frontmatter.default_handlers import BaseHandler, JSONHandler, TOMLHandler, YAMLHandler
+
+from scribe.chunking import first_heading
+
+logger = logging.getLogger(__name__)
+
+NOTE_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
+IGNORE_FILES = (".gitignore", ".scribeignore")
+BINARY_SNIFF_BYTES = 8192
+# Real frontmatter hardly ever uses aliases; a "billion laughs" bomb needs dozens to blow up.
+MAX_YAML_ALIASES = 16
+
+MetadataValue = str | int | float | bool | list[str]
+
+
+@dataclass(frozen=True)
+class Note:
+    """One parsed note file. ``body`` is the text after the frontmatter, newlines normalised to LF."""
+
+    path: Path
+    rel_path: str
+    title: str
+    body: str
+    metadata: dict[str, MetadataValue]
+    tags: list[str]
+    date: str | None
+    status: str | None
+    size: int
+    mtime_ns: int
+    content_hash: str
+    warnings: list[str] = field(default_factory=list)
+
+
+# --- discovery ---------------------------------------------------------------------------------
+
+_IgnoreRules = tuple[tuple[Path, pathspec.GitIgnoreSpec], ...]
+
+
+def discover_notes(paths: Iterable[Path], *, root: Path) -> Iterator[Path]:
+    """Yield the note files under ``paths`` (absolute, each real file once), depth-first by name.
+
+    Directories are walked recursively: ``.md``, ``.markdown`` and ``.txt`` files are taken; hidden
+    names (leading ``.``) and binary files (a NUL byte in the first 8 KiB) are skipped;
+    ``.gitignore`` and ``.scribeignore`` apply to the folder holding them and below, deeper files
+    overriding shallower ones as in git, and those between ``root`` and a given directory apply
+    too. Symlinked directories are followed once each, so a symlink loop ends the walk there.
+
+    A file named directly in ``paths`` is taken even if hidden or ignored (the user asked for it)
+    as long as it has a note suffix and is text. Relative ``paths`` are relative to the cwd; a
+    path that does not exist yields nothing (checking that the user's paths exist is the caller's).
+    """
+    root = root.absolute()
+    visited_dirs: set[Path] = set()
+    seen_files: set[Path] = set()
+    for given in paths:
+        given = given.absolute()
+        if given.is_dir():
+            yield from _walk(given, _inherited_rules(given, root), visited_dirs, seen_files)
+        elif _is_note_file(given) and _first_sight(given, seen_files):
+            yield given
+
+
+def _walk(
+    directory: Path, rules: _IgnoreRules, visited_dirs: set[Path], seen_files: set[Path]
+) -> Iterator[Path]:
+    real = directory.resolve()
+    if real in visited_dirs:
+        return
+    visited_dirs.add(real)
+    rules = rules + _own_rules(directory)
+    try:
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+    except OSError as error:
+        logger.warning("skipping folder %s: %s", directory, error)
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = directory / entry.name
+        try:
+            is_dir = entry.is_dir()
+        except OSError:  # e.g. a symlink pointing at itself
+            continue
+        if _is_ignored(path, is_dir, rules):
+            continue
+        if is_dir:
+            yield from _walk(path, rules, visited_dirs, seen_files)
+        elif _is_note_file(path) and _first_sight(path, seen_files):
+            yield path
+
+
+def _inherited_rules(directory: Path, root: Path) -> _IgnoreRules:
+    """Ignore files in the folders from ``root`` down to (not including) ``directory``."""
+    try:
+        parts = directory.relative_to(root).parts
+    except ValueError:
+        return ()
+    folders = [root.joinpath(*parts[:i]) for i in range(len(parts))]
+    return tuple(rule for folder in folders for rule in _own_rules(folder))
+
+
+def _own_rules(directory: Path) -> _IgnoreRules:
+    rules = []
+    for name in IGNORE_FILES:
+        try:
+            lines = (directory / name).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        rules.append((directory, pathspec.GitIgnoreSpec.from_lines(lines)))
+    return tuple(rules)
+
+
+def _is_ignored(path: Path, is_dir: bool, rules: _IgnoreRules) -> bool:
+    """Git's rule: the last matching pattern wins, and deeper ignore files come later."""
+    ignored = False
+    for base, spec in rules:
+        relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+        result = spec.check_file(relative)
+        if result.include is not None:
+            ignored = result.include
+    return ignored
+
+
+def _is_note_file(path: Path) -> bool:
+    try:
+        if path.suffix.lower() not in NOTE_SUFFIXES or not path.is_file():
+            return False
+        with path.open("rb") as handle:
+            return b"\0" not in handle.read(BINARY_SNIFF_BYTES)
+    except OSError:
+        return False
+
+
+def _first_sight(path: Path, seen_files: set[Path]) -> bool:
+    """True the first time a real file is met (two links to one file yield it once)."""
+    real = path.resolve()
+    if real in seen_files:
+        return False
+    seen_files.add(real)
+    return True
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+
+class _BoundedSafeLoader(yaml.SafeLoader):
+    """SafeLoader that refuses more than ``MAX_YAML_ALIASES`` aliases (YAML "billion laughs").
+
+    The pure-Python loader, because libyaml's C composer cannot be hooked per node.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"more than {MAX_YAML_ALIASES} aliases (refused as a possible alias bomb)",
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
+        return super().compose_node(parent, index)
+
+
+class _BoundedYAMLHandler(YAMLHandler):
+    def load(self, fm: str, **kwargs: object) -> Any:
+        return yaml.load(fm, Loader=_BoundedSafeLoader)
+
+
+def parse_note(path: Path, *, root: Path) -> Note | None:
+    """Parse one note file; None if it is empty, whitespace-only or binary.
+
+    YAML (``---``), TOML (``+++``) and, in markdown files, JSON (first line ``{``) frontmatter are
+    read; ``.txt`` files only get YAML or TOML frontmatter when they open with its fence. The body
+    is always kept: broken frontmatter becomes a warning naming the file and line. Raises
+    ``OSError`` only if the file cannot be read at all.
+    """
+    path = path.absolute()
+    rel_path = _relative_path(path, root.absolute())
+    stat = path.stat()
+    raw = path.read_bytes()
+    if b"\0" in raw[:BINARY_SNIFF_BYTES]:
+        return None
+    warnings: list[str] = []
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8-sig", errors="replace")
+        warnings.append(f"{rel_path}: not valid UTF-8; decoded with replacement characters")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        return None
+    handlers: list[BaseHandler] = [_BoundedYAMLHandler(), TOMLHandler()]
+    if path.suffix.lower() != ".txt":
+        handlers.append(JSONHandler())
+    raw_metadata, body = _split_frontmatter(text, handlers, rel_path, warnings)
+    metadata = _clean_metadata(raw_metadata)
+    return Note(
+        path=path,
+        rel_path=rel_path,
+        title=_text(metadata.get("title")) or first_heading(body) or path.stem,
+        body=body,
+        metadata=metadata,
+        tags=_tags(metadata.get("tags")),
+        date=_text(metadata.get("date")),
+        status=_text(metadata.get("status")),
+        size=len(raw),
+        mtime_ns=stat.st_mtime_ns,
+        content_hash=hashlib.sha256(raw).hexdigest(),
+        warnings=warnings,
+    )
+
+
+def _relative_path(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return Path(os.path.relpath(path, root)).as_posix()
+
+
+def _split_frontmatter(
+    text: str, handlers: list[BaseHandler], rel_path: str, warnings: list[str]
+) -> tuple[Mapping[Any, Any], str]:
+    """(raw metadata, body). On any frontmatter problem: a warning, no metadata, body kept."""
+    handler = next((h for h in handlers if h.detect(text)), None)
+    if handler is None:
+        return {}, text
+    try:
+        fm, content = handler.split(text)
+    except ValueError:
+        warnings.append(f"{rel_path}:1: frontmatter is never closed; read the whole file as body")
+        return {}, text
+    body = content.lstrip("\n")
+    # 1-based line in the file where the frontmatter text handed to the parser begins.
+    assert handler.FM_BOUNDARY is not None
+    opening = handler.FM_BOUNDARY.match(text)
+    assert opening is not None
+    first_line = text.count("\n", 0, opening.end()) + 1
+    try:
+        loaded = handler.load(fm)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        line = first_line + mark.line if mark is not None else first_line
+        problem = getattr(error, "problem", None) or str(error)
+        warnings.append(f"{rel_path}:{line}: malformed YAML frontmatter ({problem}); ignored it")
+        return {}, body
+    except (toml.TomlDecodeError, json.JSONDecodeError) as error:
+        line = first_line + error.lineno - 1
+        kind = "TOML" if isinstance(error, toml.TomlDecodeError) else "JSON"
+        warnings.append(f"{rel_path}:{line}: malformed {kind} frontmatter ({error}); ignored it")
+        return {}, body
+    except RecursionError:
+        warnings.append(f"{rel_path}:{first_line}: frontmatter nested too deeply; ignored it")
+        return {}, body
+    if loaded is None:
+        return {}, body
+    if not isinstance(loaded, Mapping):
+        warnings.append(
+            f"{rel_path}:{first_line}: frontmatter is not a mapping of keys to values;"
+            " read the whole file as body"
+        )
+        return {}, text
+    return loaded, body
+
+
+def _clean_metadata(raw: Mapping[Any, Any]) -> dict[str, MetadataValue]:
+    """Keep scalars (dates as ISO strings) and lists of scalars (as strings); drop the rest.
+
+    Whatever crosses into the index must be a plain value: nested maps and nulls are dropped.
+    """
+    metadata: dict[str, MetadataValue] = {}
+    for key, value in raw.items():
+        if isinstance(value, list):
+            items = [_scalar(item) for item in value]
+            if all(item is not None for item in items):
+                metadata[str(key)] = [_as_string(item) for item in items if item is not None]
+        else:
+            scalar = _scalar(value)
+            if scalar is not None:
+                metadata[str(key)] = scalar
+    return metadata
+
+
+def _scalar(value: object) -> str | int | float | bool | None:
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (dt.date, dt.time)):  # datetime is a date
+        return value.isoformat()
+    return None
+
+
+def _as_string(value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _text(value: MetadataValue | None) -> str | None:
+    """A scalar metadata value as non-empty text, else None."""
+    if value is None or isinstance(value, list):
+        return None
+    text = _as_string(value).strip()
+    return text or None
+
+
+def _tags(value: MetadataValue | None) -> list[str]:
+    """Tags given as a list or as one comma-separated string, stripped, first occurrence kept."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else _as_string(value).split(",")
+    return list(dict.fromkeys(tag.strip() for tag in items if tag.strip()))

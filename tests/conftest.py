@@ -1,0 +1,88 @@
+"""Shared fixtures: one real engine process for the session, and fresh workspaces pointed at it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+MODEL = "gemma3:270m"
+
+
+def start_engine(tmp: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `scribe serve` on a free loopback port as its own process; return it and its URL."""
+    url_file = tmp / f"engine-{time.monotonic_ns()}.url"
+    log = (tmp / (url_file.stem + ".log")).open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scribe", "serve", "--port", "0", "--url-file", str(url_file), *extra],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"engine exited with {proc.returncode}; see {log.name}")
+        if url_file.exists():
+            url = url_file.read_text().strip()
+            try:
+                if httpx.get(f"{url}/api/version", timeout=1).status_code == 200:
+                    return proc, url
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("engine did not start within 120 s")
+
+
+def stop_engine(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def engine_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real engine, serving the bundled Gemma 3 270M, shared by the whole session."""
+    proc, url = start_engine(tmp_path_factory.mktemp("engine"))
+    yield url
+    stop_engine(proc)
+
+
+@pytest.fixture
+def engine_stats(engine_url: str):  # type: ignore[no-untyped-def]
+    """Read the engine's counters (requests, tokens, embedded inputs, cancelled streams)."""
+
+    def read() -> dict[str, int]:
+        return httpx.get(f"{engine_url}/scribe/stats", timeout=5).json()
+
+    return read
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, engine_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty workspace whose scribe.toml points at the session engine."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "scribe.toml").write_text(f'engine = "ollama"\nollama_host = "{engine_url}"\n')
+    for var in ("SCRIBE_ENGINE", "OLLAMA_HOST", "SCRIBE_MODEL", "SCRIBE_EMBED_MODEL", "SCRIBE_WORKSPACE"):
+        monkeypatch.delenv(var, raising=False)
+    return ws
+
+
+def run_scribe(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the real `scribe` command in a subprocess."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SCRIBE_", "OLLAMA_"))}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "scribe", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
