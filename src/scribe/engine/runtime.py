@@ -98,6 +98,7 @@ class Done:
     eval_count: int
     eval_duration: int
     context: list[int]
+    tail: str = ""  # text held back for a stop string that never completed; sent with the final chunk
 
 
 @dataclass
@@ -307,6 +308,9 @@ class Runtime:
         reason = "length"
         started = time.perf_counter_ns()
         first_token_at: int | None = None
+        if limit <= 0:
+            yield Done("length", load_ns, len(prompt), 0, 0, 0, list(prompt))
+            return
         tokens = llm.generate(
             prompt, top_k=opts.top_k, top_p=opts.top_p, min_p=opts.min_p, temp=opts.temperature,
             repeat_penalty=opts.repeat_penalty, grammar=grammar,
@@ -318,11 +322,9 @@ class Runtime:
                 if token in stop_ids:
                     reason = "stop"
                     break
-                if len(generated) >= limit:
-                    break
                 generated.append(token)
                 self.count("tokens_generated")
-                text += decoder.decode(llm.detokenize([token], prev_tokens=prompt + generated[:-1]))
+                text += decoder.decode(llm.detokenize([token]))
                 cut = _stop_at(text, opts.stop)
                 if cut is not None:
                     yield text[emitted:cut]
@@ -334,12 +336,12 @@ class Runtime:
                 if grammar is not None and _is_complete_json(text):
                     reason = "stop"
                     break
+                if len(generated) >= limit:
+                    break  # before the generator decodes a token nobody asked for
             else:
                 reason = "stop"
         finally:
             tokens.close()
-        if reason == "length" and emitted < len(text):
-            yield text[emitted:]  # a held-back prefix of a stop string that never completed
         ended = time.perf_counter_ns()
         first = first_token_at or ended
         yield Done(
@@ -350,6 +352,7 @@ class Runtime:
             eval_count=len(generated),
             eval_duration=ended - first,
             context=prompt + generated,
+            tail=text[emitted:] if reason == "length" else "",
         )
 
     # -- embeddings ----------------------------------------------------------------------------

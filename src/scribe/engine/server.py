@@ -299,7 +299,7 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 for event in _chain(first, events):
                     if isinstance(event, Done):
-                        yield _final(name, event, body(""), started, with_context)
+                        yield _final(name, event, body(event.tail), started, with_context)
                     else:
                         yield {"model": name, "created_at": _now(), **body(event), "done": False}
             finally:
@@ -311,10 +311,9 @@ class Handler(BaseHTTPRequestHandler):
         pieces: list[str] = []
         final: dict[str, Any] = {}
         for line in lines():
+            pieces.append(line["message"]["content"] if "message" in line else line["response"])
             if line["done"]:
                 final = line
-            else:
-                pieces.append(line["message"]["content"] if "message" in line else line["response"])
         self._send_json(HTTPStatus.OK, {**final, **body("".join(pieces))})
 
     def embed(self) -> None:

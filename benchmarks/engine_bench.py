@@ -1,0 +1,135 @@
+"""Serving overhead of `scribe serve`: the same generation, raw in llama.cpp and through the engine.
+
+For each prompt the script generates the same number of tokens (greedy, fixed length) twice:
+directly with llama-cpp-python in this process, and through `scribe serve` (a separate process,
+same thread count) with the official `ollama` client. It reports time to first token and decode
+tokens/s (client clock, first to last token) for both, and the overhead. Runs alternate raw and
+served so machine drift hits both alike; each prompt starts differently so no prompt cache helps.
+
+Targets (issue 2): serving costs under 5% of decode tokens/s and under 10 ms of TTFT (medians).
+
+    .venv/bin/python benchmarks/engine_bench.py [--repeats 5] [--tokens 128] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import ollama
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from conftest import start_engine, stop_engine  # noqa: E402
+
+from scribe.engine.catalog import Catalog  # noqa: E402
+from scribe.engine.runtime import Runtime  # noqa: E402
+
+MODEL = "gemma3:270m"
+TOPICS = [
+    "Idempotency keys in payment retries", "Kafka dead letter queues", "Tenant isolation with row-level security",
+    "Reading a Postgres query plan", "Worker leases in a job scheduler", "Structured logs for latency debugging",
+    "Local models for private writing", "Outbox tables and exactly-once myths", "N+1 queries in an ORM",
+]
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
+
+
+def prompt_for(i: int) -> list[dict[str, str]]:
+    topic = TOPICS[i % len(TOPICS)]
+    return [{"role": "user", "content": f"{topic}: write a paragraph for a backend engineer's notes (take {i})."}]
+
+
+def raw_run(runtime: Runtime, messages: list[dict[str, str]], tokens: int) -> tuple[float, float, int]:
+    """TTFT (s) and decode tok/s straight from llama.cpp, with the engine's own prompt format."""
+    entry = runtime.entry(MODEL)
+    llm = runtime._ensure_loaded(entry, 4096).llm
+    prompt = runtime.chat_tokens(llm, entry, messages)
+    llm.reset()
+    started = time.perf_counter()
+    stamps = []
+    for token in llm.generate(prompt, top_k=1, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.1):
+        stamps.append(time.perf_counter())
+        llm.detokenize([token])
+        if len(stamps) >= tokens:
+            break
+    return stamps[0] - started, (len(stamps) - 1) / (stamps[-1] - stamps[0]), len(stamps)
+
+
+def served_run(client: ollama.Client, messages: list[dict[str, str]], tokens: int) -> tuple[float, float, int, float]:
+    """TTFT (s) and decode tok/s on the client's clock, plus the engine's own eval tok/s."""
+    started = time.perf_counter()
+    stamps = []
+    final = None
+    options = {"temperature": 0, "top_k": 1, "num_predict": tokens, "repeat_penalty": 1.1}
+    for chunk in client.chat(model=MODEL, messages=messages, options=options, stream=True, keep_alive=-1):
+        if chunk.done:
+            final = chunk
+        else:
+            stamps.append(time.perf_counter())
+    assert final is not None
+    engine_tps = final.eval_count / (final.eval_duration / 1e9)
+    return stamps[0] - started, (len(stamps) - 1) / (stamps[-1] - stamps[0]), len(stamps), engine_tps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+
+    runtime = Runtime(Catalog.build([]), n_threads=args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = start_engine(Path(tmp), "--threads", str(args.threads))
+        try:
+            client = ollama.Client(host=url)
+            client.chat(model=MODEL, messages=prompt_for(99), options={"num_predict": 4}, keep_alive=-1)  # warm up
+            raw_run(runtime, prompt_for(98), 4)
+            raw_ttft, raw_tps, srv_ttft, srv_tps, eng_tps = [], [], [], [], []
+            for i in range(args.repeats):
+                t, r, n_raw = raw_run(runtime, prompt_for(i), args.tokens)
+                raw_ttft.append(t)
+                raw_tps.append(r)
+                t, r, n_srv, e = served_run(client, prompt_for(i), args.tokens)
+                srv_ttft.append(t)
+                srv_tps.append(r)
+                eng_tps.append(e)
+                print(f"  run {i + 1}: raw {n_raw} tok, TTFT {raw_ttft[-1] * 1000:.1f} ms, {raw_tps[-1]:.1f} tok/s | "
+                      f"served {n_srv} tok, TTFT {srv_ttft[-1] * 1000:.1f} ms, {srv_tps[-1]:.1f} tok/s", file=sys.stderr)
+        finally:
+            stop_engine(proc)
+    runtime.close()
+
+    med = statistics.median
+    ttft_over_ms = (med(srv_ttft) - med(raw_ttft)) * 1000
+    tps_over = 1 - med(srv_tps) / med(raw_tps)
+    print(f"\nmachine: {machine()}")
+    print(f"model: {MODEL}, {args.tokens} tokens per run, greedy, {args.threads} threads, median of {args.repeats}\n")
+    print(f"| path | TTFT ms (median) | decode tok/s (median) |")
+    print(f"|---|---:|---:|")
+    print(f"| llama.cpp direct | {med(raw_ttft) * 1000:.1f} | {med(raw_tps):.1f} |")
+    print(f"| scribe serve + ollama client | {med(srv_ttft) * 1000:.1f} | {med(srv_tps):.1f} |")
+    print(f"| engine-reported eval tok/s | | {med(eng_tps):.1f} |")
+    print(f"\nTTFT overhead: {ttft_over_ms:+.1f} ms (target < 10 ms) -> {'PASS' if ttft_over_ms < 10 else 'MISS'}")
+    print(f"tokens/s overhead: {tps_over * 100:+.1f}% (target < 5%) -> {'PASS' if tps_over < 0.05 else 'MISS'}")
+
+
+if __name__ == "__main__":
+    main()
