@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -150,6 +151,7 @@ class RunLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.Lock()  # one connection shared by a batch's worker threads
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
@@ -176,7 +178,7 @@ class RunLog:
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
         try:
-            with self._db:
+            with self._lock, self._db:
                 return self._db.execute(sql, params)
         except sqlite3.DatabaseError as exc:
             raise RunLogError(f"{self.path}: cannot write run log ({exc})") from exc

@@ -1,0 +1,99 @@
+"""A critique as data: parsed from the model's JSON, each quote checked against the draft (pure)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SEVERITIES = ("high", "medium", "low")
+_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
+
+
+@dataclass
+class Issue:
+    severity: str
+    quote: str
+    problem: str
+    suggestion: str
+    grounded: bool = False  # the quote appears verbatim in the draft
+
+
+@dataclass
+class Critique:
+    summary: str
+    issues: list[Issue] = field(default_factory=list)
+    parsed: bool = True
+    raw: str = ""
+
+    @property
+    def ungrounded(self) -> int:
+        return sum(1 for issue in self.issues if not issue.grounded)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ungrounded": self.ungrounded}
+
+
+def normalise(text: str) -> str:
+    """Compare quotes the way a reader would: curly quotes straight, whitespace runs as one space."""
+    return re.sub(r"\s+", " ", text.translate(_QUOTES)).strip()
+
+
+def quote_span(draft: str, quote: str) -> tuple[int, int] | None:
+    """Where `quote` stands in `draft` (character offsets), allowing for whitespace and quote style."""
+    wanted = normalise(quote)
+    if not wanted:
+        return None
+    exact = draft.find(quote.strip())
+    if exact >= 0:
+        return exact, exact + len(quote.strip())
+    words = [re.escape(w) for w in wanted.split(" ")]
+    pattern = r"\s+".join(w.replace('"', "[\"\u201c\u201d]").replace("'", "['\u2018\u2019]") for w in words)
+    match = re.search(pattern, draft)
+    return (match.start(), match.end()) if match else None
+
+
+def parse_critique(raw: str, draft: str) -> Critique | None:
+    """The critique in `raw`, or None when it is not JSON of the expected shape."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("issues", []), list):
+        return None
+    issues = []
+    for item in data.get("issues", []):
+        if not isinstance(item, dict):
+            continue
+        severity = str(item.get("severity", "medium")).lower()
+        quote = str(item.get("quote", ""))
+        issues.append(Issue(
+            severity=severity if severity in SEVERITIES else "medium",
+            quote=quote,
+            problem=str(item.get("problem", "")),
+            suggestion=str(item.get("suggestion", "")),
+            grounded=quote_span(draft, quote) is not None,
+        ))
+    return Critique(summary=str(data.get("summary", "")), issues=issues, raw=raw)
+
+
+def unparsed(raw: str) -> Critique:
+    """What is kept when the model never produced valid JSON: its raw text, marked unparsed."""
+    return Critique(summary="", issues=[], parsed=False, raw=raw)
+
+
+def render_markdown(critique: Critique) -> str:
+    """A critique as the author reads it: summary, then issues by severity, ungrounded ones flagged."""
+    if not critique.parsed:
+        return "**The model's reply was not valid critique JSON; its raw text follows.**\n\n" + critique.raw
+    lines = ["## Summary", "", critique.summary or "(no summary)", "", f"## Issues ({len(critique.issues)})", ""]
+    ordered = sorted(critique.issues, key=lambda i: SEVERITIES.index(i.severity))
+    for n, issue in enumerate(ordered, start=1):
+        flag = "" if issue.grounded else " — *quote not found in the draft (ungrounded)*"
+        lines.append(f"{n}. **{issue.severity}**: > {normalise(issue.quote)}{flag}")
+        lines.append(f"   - problem: {issue.problem}")
+        lines.append(f"   - suggestion: {issue.suggestion}")
+    if not ordered:
+        lines.append("No issues found.")
+    return "\n".join(lines) + "\n"

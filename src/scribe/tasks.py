@@ -1,0 +1,186 @@
+"""The writing tasks (outline, critique, expand, and any template in prompts/): retrieve, render,
+run, check, log. The CLI, the TUI, batch runs and benchmarks all go through `prepare` and `execute`.
+
+Preparing (retrieval and prompt rendering) is apart from executing (the model call), so a batch can
+retrieve once per draft and send the same grounded prompt to every model and host.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scribe.calls import CallRequest, run_call
+from scribe.chunking import find_section, heading_sections
+from scribe.critique import Critique, parse_critique, render_markdown, unparsed
+from scribe.errors import ScribeError
+from scribe.grounding import Hit, NumberedSource, dedupe, fence, fit_sources, format_sources, source_budget
+from scribe.models import CallResult, ModelClient, OnToken
+from scribe.prompts import PromptTemplate
+from scribe.runlog import RunLog
+from scribe.tokens import count_tokens, truncate_to_tokens
+
+Retriever = Callable[[str, int], Sequence[Hit]]
+QUERY_TOKENS = 256
+DEFAULT_SOURCES = 6
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The text a task works on; `rel_path` keeps the draft's own chunks out of its sources."""
+
+    title: str
+    body: str
+    path: Path | None = None
+    rel_path: str | None = None
+
+
+def load_draft(path: Path, root: Path) -> Draft:
+    from scribe.notes import parse_note
+
+    if not path.is_file():
+        raise ScribeError(f"{path}: no such draft; give the path of a markdown file")
+    note = parse_note(path, root=root)
+    if note is None:
+        raise ScribeError(f"{path}: the draft is empty or not text; write something first")
+    return Draft(title=note.title, body=note.body, path=path, rel_path=note.rel_path)
+
+
+@dataclass
+class TaskInput:
+    task: str
+    draft: Draft | None = None
+    topic: str | None = None
+    section: str | None = None
+    sections: int = 5
+    words: int = 250
+    k: int = DEFAULT_SOURCES
+
+
+@dataclass
+class PreparedCall:
+    """A rendered prompt with its sources, ready to send to any model."""
+
+    template: PromptTemplate
+    input: TaskInput
+    messages: list[dict[str, str]]
+    options: dict[str, Any]
+    sources: list[NumberedSource]
+    values: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+@dataclass
+class TaskResult:
+    run_id: int
+    task: str
+    model: str
+    call: CallResult
+    sources: list[NumberedSource]
+    critique: Critique | None = None
+    attempts: int = 1
+
+    @property
+    def output(self) -> str:
+        """The output as the author reads it."""
+        if self.critique is not None:
+            return render_markdown(self.critique)
+        return self.call.text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "task": self.task, "model": self.model, "status": self.call.status,
+            "error": self.call.error, "output": self.output, "text": self.call.text,
+            "sources": [s.as_log() for s in self.sources], "attempts": self.attempts,
+            "critique": self.critique.to_dict() if self.critique is not None else None,
+            "metrics": self.call.log_values(),
+        }
+
+
+def _section_of(draft: Draft, heading: str) -> str:
+    span = find_section(draft.body, heading)
+    if span is None:
+        have = ", ".join(s.heading for s in heading_sections(draft.body) if s.heading) or "none"
+        where = draft.path or "the draft"
+        raise ScribeError(f"{where}: no section headed {heading!r} (sections: {have}); pass one of them to --section")
+    return draft.body[span[0] : span[1]]
+
+
+def task_values(inp: TaskInput) -> dict[str, Any]:
+    """Every value a template may use; templates declare which they need."""
+    draft = inp.draft
+    body = draft.body if draft else ""
+    heading = inp.section or (draft.title if draft else inp.topic or "")
+    section = _section_of(draft, inp.section) if draft and inp.section else body
+    outline = "\n".join(f"{'  ' * max(0, s.level - 2)}- {s.heading}" for s in heading_sections(body) if s.heading)
+    return {
+        "title": draft.title if draft else (inp.topic or "Untitled"),
+        "topic": inp.topic or "",
+        "draft": fence(body, "draft"),
+        "section": fence(section, "section"),
+        "heading": heading,
+        "outline": outline or "(no sections yet)",
+        "sections": inp.sections,
+        "words": inp.words,
+    }
+
+
+def retrieval_query(inp: TaskInput, values: dict[str, Any]) -> str:
+    """What to search the notes for: the topic, or the title plus the text being worked on."""
+    text = inp.topic or ""
+    if inp.draft is not None:
+        text = f"{values['title']}\n{values['section'] if inp.section else inp.draft.body}"
+    return truncate_to_tokens(text, QUERY_TOKENS)
+
+
+def prepare(template: PromptTemplate, inp: TaskInput, retrieve: Retriever | None, *, options: dict[str, Any] | None = None) -> PreparedCall:
+    """Retrieve sources and render the prompt so that prompt + sources + output fit num_ctx."""
+    merged = {**template.options, **(options or {})}
+    values = task_values(inp)
+    hits: list[Hit] = []
+    if retrieve is not None and inp.k > 0:
+        exclude = frozenset({inp.draft.rel_path}) if inp.draft and inp.draft.rel_path else frozenset()
+        hits = dedupe(retrieve(retrieval_query(inp, values), inp.k * 2), exclude_paths=exclude)[: inp.k]
+    bare = template.render({**values, "sources": ""})
+    prompt_tokens = sum(count_tokens(m["content"]) + 4 for m in bare)
+    budget = source_budget(int(merged.get("num_ctx", 4096)), int(merged.get("num_predict", 512)), prompt_tokens)
+    sources = fit_sources(hits, budget)
+    values["sources"] = format_sources(sources)
+    return PreparedCall(template, inp, template.render(values), merged, sources, values)
+
+
+def execute(
+    prepared: PreparedCall,
+    client: ModelClient,
+    runlog: RunLog,
+    *,
+    model: str,
+    options: dict[str, Any] | None = None,
+    meta: dict[str, Any] | None = None,
+    on_token: OnToken | None = None,
+    cancel: threading.Event | None = None,
+) -> TaskResult:
+    """Run a prepared call and log it. A critique is parsed and its quotes checked; invalid JSON gets one retry."""
+    template, inp = prepared.template, prepared.input
+    request = CallRequest(
+        task=inp.task, model=model, messages=prepared.messages, options={**prepared.options, **(options or {})},
+        format=template.format, prompt_name=template.name, prompt_version=template.version,
+        sources=[s.as_log() for s in prepared.sources],
+        meta={**(meta or {}), **({"draft": inp.draft.rel_path} if inp.draft and inp.draft.rel_path else {}),
+              **({"section": inp.section} if inp.section else {})},
+    )
+    run_id, call = run_call(client, runlog, request, on_token=on_token, cancel=cancel)
+    result = TaskResult(run_id, inp.task, model, call, prepared.sources)
+    if template.name != "critique" or call.status != "ok":
+        return result
+    draft_text = inp.draft.body if inp.draft else ""
+    critique = parse_critique(call.text, draft_text)
+    if critique is None:
+        request.meta = {**request.meta, "retry_of": run_id}
+        run_id, call = run_call(client, runlog, request, on_token=on_token, cancel=cancel)
+        result = TaskResult(run_id, inp.task, model, call, prepared.sources, attempts=2)
+        critique = parse_critique(call.text, draft_text) if call.status == "ok" else None
+    result.critique = critique if critique is not None else unparsed(call.text)
+    return result
