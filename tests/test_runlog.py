@@ -88,3 +88,17 @@ def test_concurrent_writers_from_two_connections(tmp_path: Path) -> None:
         one.finish(b, {"status": "ok"})
         two.finish(a, {"status": "failed", "error": "x"})
         assert {r.status for r in one.recent(5)} == {"ok", "failed"}
+
+
+def test_preferences_are_stored_and_validated(tmp_path: Path) -> None:
+    from scribe.runlog import Preference
+
+    with RunLog(tmp_path / "runs.sqlite") as log:
+        a, b = start(log, model="x:1"), start(log, model="y:1")
+        log.add_preference(Preference("critique", a, b, "x:1", "y:1", "b"))
+        log.add_preference(Preference("critique", a, b, "x:1", "y:1", "tie", source="test"))
+        prefs = log.preferences()
+    assert [(p.winner, p.source) for p in prefs] == [("b", "tui"), ("tie", "test")]
+    assert prefs[0].id == 1 and prefs[0].created_at
+    with pytest.raises(ValueError):
+        Preference("critique", a, b, "x:1", "y:1", "left")

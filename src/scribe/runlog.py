@@ -57,7 +57,26 @@ def _m001_runs(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX runs_model_task ON runs(model, task)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_runs]
+def _m002_preferences(db: sqlite3.Connection) -> None:
+    """Blind A/B picks between two runs of the same request (the TUI's compare mode)."""
+    db.execute(
+        """
+        CREATE TABLE preferences (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            task TEXT NOT NULL,
+            run_a INTEGER NOT NULL REFERENCES runs(id),
+            run_b INTEGER NOT NULL REFERENCES runs(id),
+            model_a TEXT NOT NULL,
+            model_b TEXT NOT NULL,
+            winner TEXT NOT NULL CHECK (winner IN ('a', 'b', 'tie')),
+            source TEXT NOT NULL DEFAULT 'tui'
+        )
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_runs, _m002_preferences]
 
 
 def migrate(db: sqlite3.Connection) -> int:
@@ -136,6 +155,25 @@ class RunRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass
+class Preference:
+    """The author's blind pick between two runs of one request."""
+
+    task: str
+    run_a: int
+    run_b: int
+    model_a: str
+    model_b: str
+    winner: str
+    source: str = "tui"
+    id: int | None = None
+    created_at: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.winner not in ("a", "b", "tie"):
+            raise ValueError(f"winner must be 'a', 'b' or 'tie', not {self.winner!r}")
 
 
 # Columns a finished call fills in; the values come from models.CallResult.
@@ -247,3 +285,18 @@ class RunLog:
             clauses.append("started_at >= ?" if column == "since" else f"{column} = ?")
             params.append(value)
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", tuple(params)
+
+    def add_preference(self, pref: Preference) -> int:
+        """Store the author's pick between two runs; `winner` is 'a', 'b' or 'tie'."""
+        cur = self._write(
+            "INSERT INTO preferences (created_at, task, run_a, run_b, model_a, model_b, winner, source)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (utc_now(), pref.task, pref.run_a, pref.run_b, pref.model_a, pref.model_b, pref.winner, pref.source),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def preferences(self, *, since: str | None = None) -> list[Preference]:
+        where, params = ("WHERE created_at >= ?", (since,)) if since else ("", ())
+        rows = self._db.execute(f"SELECT * FROM preferences {where} ORDER BY id", params).fetchall()
+        return [Preference(**{k: row[k] for k in Preference.__dataclass_fields__}) for row in rows]
