@@ -8,6 +8,7 @@ commands, and left to exit by itself after a quiet spell.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from scribe.config import Workspace
 from scribe.errors import ConfigError, HostUnreachable
@@ -24,6 +26,27 @@ ENGINE_IDLE_EXIT_S = 900
 ENGINE_START_TIMEOUT_S = 180
 
 
+def is_loopback(url: str) -> bool:
+    """True when `url` names this machine (127.0.0.0/8, ::1 or localhost)."""
+    name = (urlsplit(url if "://" in url else f"http://{url}").hostname or "").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def privacy_notice(url: str) -> str | None:
+    """The one-line notice for a model server on another machine, or None for loopback."""
+    if is_loopback(url):
+        return None
+    return (
+        f"scribe: drafts and notes will be sent to {url}, which is not this machine; "
+        "set warn_remote_host = false in scribe.toml to silence this"
+    )
+
+
 def resolve_host(
     workspace: Workspace,
     *,
@@ -31,7 +54,15 @@ def resolve_host(
     host: str | None = None,
     say: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> str:
-    """The URL of the model server this command should use."""
+    """The URL of the model server this command should use. Says once if it is on another machine."""
+    url = _choose_host(workspace, engine=engine, host=host, say=say)
+    notice = privacy_notice(url)
+    if notice and workspace.settings.warn_remote_host:
+        say(notice)
+    return url
+
+
+def _choose_host(workspace: Workspace, *, engine: str | None, host: str | None, say: Callable[[str], None]) -> str:
     if host:
         return host
     mode = engine or workspace.settings.engine

@@ -1,0 +1,39 @@
+"""Choosing the model server, and saying so when drafts would leave the machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scribe.config import open_workspace
+from scribe.connect import is_loopback, privacy_notice, resolve_host
+
+
+@pytest.mark.parametrize(
+    "url, loopback",
+    [("http://127.0.0.1:11434", True), ("http://127.8.9.1:1", True), ("http://localhost:11434", True),
+     ("http://[::1]:11434", True), ("http://10.1.2.3:11434", False), ("https://gpu-box.lan", False),
+     ("http://0.0.0.0:11434", False)],
+)
+def test_loopback_detection(url: str, loopback: bool) -> None:
+    assert is_loopback(url) is loopback
+
+
+def test_remote_host_is_announced_once_unless_silenced(tmp_path: Path) -> None:
+    heard: list[str] = []
+    remote = "http://192.0.2.10:11434"  # never contacted: --host skips probing
+    ws = open_workspace(tmp_path, env={})
+    assert resolve_host(ws, host=remote, say=heard.append) == remote
+    assert heard == [privacy_notice(remote)] and remote in heard[0] and "warn_remote_host" in heard[0]
+
+    (tmp_path / "scribe.toml").write_text("warn_remote_host = false\n")
+    quiet: list[str] = []
+    resolve_host(open_workspace(tmp_path, env={}), host=remote, say=quiet.append)
+    assert quiet == []
+
+
+def test_loopback_host_is_not_announced(tmp_path: Path, engine_url: str) -> None:
+    heard: list[str] = []
+    resolve_host(open_workspace(tmp_path, env={}), host=engine_url, say=heard.append)
+    assert heard == []
