@@ -1,0 +1,1 @@
+"""Benchmarking local models: runs, statistics, quality checks and reports."""
