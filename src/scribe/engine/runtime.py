@@ -23,7 +23,7 @@ from scribe.engine.catalog import Catalog, CatalogEntry
 
 DEFAULT_NUM_CTX = 4096
 DEFAULT_KEEP_ALIVE_S = 300.0
-EMBED_CTX = 2048
+EMBED_CTX = 1024
 
 
 class RequestError(ValueError):
@@ -103,6 +103,8 @@ class Done:
 
 @dataclass
 class Loaded:
+    """A model in memory: its chat context and/or its embedding context, and when it expires."""
+
     entry: CatalogEntry
     llm: Any
     n_ctx: int
@@ -138,15 +140,15 @@ class Runtime:
     # -- loading -------------------------------------------------------------------------------
 
     def _ensure_loaded(self, entry: CatalogEntry, n_ctx: int) -> Loaded:
-        """Load (or reload with a new context size) under the model's lock."""
-        loaded = self._loaded.get(entry.name)
-        if loaded is not None and loaded.n_ctx == n_ctx:
+        """The chat context, loaded (or reloaded with a new context size) under the model's lock."""
+        loaded = self._record(entry)
+        if loaded.llm is not None and loaded.n_ctx == n_ctx:
             return loaded
         from llama_cpp import Llama
 
-        if loaded is not None:
+        if loaded.llm is not None:
             loaded.llm.close()
-        llm = Llama(
+        loaded.llm = Llama(
             model_path=str(entry.path),
             n_ctx=n_ctx,
             n_batch=min(512, n_ctx),
@@ -154,16 +156,14 @@ class Runtime:
             seed=random.randint(0, 2**31 - 1),
             verbose=False,
         )
-        embedder = loaded.embedder if loaded is not None else None
-        self._loaded[entry.name] = Loaded(entry, llm, n_ctx, time.monotonic() + DEFAULT_KEEP_ALIVE_S, embedder)
+        loaded.n_ctx = n_ctx
         self.count("loads")
-        return self._loaded[entry.name]
+        return loaded
 
     def _ensure_embedder(self, entry: CatalogEntry) -> Any:
-        """A second llama.cpp context in embedding mode (mean pooling), kept beside the chat one."""
-        loaded = self._loaded.get(entry.name)
-        if loaded is None:
-            loaded = self._ensure_loaded(entry, DEFAULT_NUM_CTX)
+        """A separate llama.cpp context in embedding mode (mean pooling); chat and embedding requests
+        need different context settings, and an index run should not pay for a chat context."""
+        loaded = self._record(entry)
         if loaded.embedder is None:
             import llama_cpp
 
@@ -177,7 +177,13 @@ class Runtime:
                 n_threads=self.n_threads,
                 verbose=False,
             )
+            self.count("loads")
         return loaded.embedder
+
+    def _record(self, entry: CatalogEntry) -> Loaded:
+        if entry.name not in self._loaded:
+            self._loaded[entry.name] = Loaded(entry, None, 0, time.monotonic() + DEFAULT_KEEP_ALIVE_S)
+        return self._loaded[entry.name]
 
     def _touch(self, name: str, keep_alive_s: float) -> None:
         loaded = self._loaded.get(name)
@@ -191,7 +197,8 @@ class Runtime:
     def _unload(self, name: str) -> None:
         loaded = self._loaded.pop(name, None)
         if loaded is not None:
-            loaded.llm.close()
+            if loaded.llm is not None:
+                loaded.llm.close()
             if loaded.embedder is not None:
                 loaded.embedder.close()
             self.count("unloads")
