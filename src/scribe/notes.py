@@ -73,7 +73,7 @@ def discover_notes(paths: Iterable[Path], *, root: Path) -> Iterator[Path]:
     """
     root = root.absolute()
     visited_dirs: set[Path] = set()
-    seen_files: set[Path] = set()
+    seen_files: set[tuple[int, int]] = set()
     for given in paths:
         given = given.absolute()
         if given.is_dir():
@@ -83,7 +83,7 @@ def discover_notes(paths: Iterable[Path], *, root: Path) -> Iterator[Path]:
 
 
 def _walk(
-    directory: Path, rules: _IgnoreRules, visited_dirs: set[Path], seen_files: set[Path]
+    directory: Path, rules: _IgnoreRules, visited_dirs: set[Path], seen_files: set[tuple[int, int]]
 ) -> Iterator[Path]:
     real = directory.resolve()
     if real in visited_dirs:
@@ -153,12 +153,20 @@ def _is_note_file(path: Path) -> bool:
         return False
 
 
-def _first_sight(path: Path, seen_files: set[Path]) -> bool:
-    """True the first time a real file is met (two links to one file yield it once)."""
-    real = path.resolve()
-    if real in seen_files:
+def _first_sight(path: Path, seen_files: set[tuple[int, int]]) -> bool:
+    """True the first time a real file is met (two links to one file yield it once).
+
+    A file is known by its device and inode: one ``stat``, where resolving the path would cost a
+    syscall per path component (this runs for every note on every index run).
+    """
+    try:
+        stat = path.stat()
+    except OSError:
         return False
-    seen_files.add(real)
+    key = (stat.st_dev, stat.st_ino)
+    if key in seen_files:
+        return False
+    seen_files.add(key)
     return True
 
 

@@ -1,0 +1,179 @@
+"""The index manifest: which note files the index holds, as of which content, under which chunk ids.
+
+The manifest is the index's commit record. A file's entry is written only after its chunks are in
+both stores (Chroma and FTS5), and a chunk is deleted from the stores only after the saved manifest
+no longer names it. So every chunk id in the manifest on disk is in both stores, whenever the
+process dies; the stores may hold extra ids (orphans), which the next run removes.
+
+The manifest is one JSON file, rewritten atomically (temp file + ``os.replace``). Diffing the files
+on disk against it is pure, so the incremental rules are tested with plain values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scribe.chunking import Chunk
+from scribe.errors import NotesIndexError
+
+MANIFEST_VERSION = 1
+REBUILD_HINT = "run `scribe index --rebuild` to rebuild the index from your notes"
+
+
+@dataclass
+class FileEntry:
+    """What the index holds for one note file: its size, mtime and hash when indexed, its chunk ids."""
+
+    size: int
+    mtime_ns: int
+    content_hash: str
+    chunk_ids: list[str]
+
+
+@dataclass
+class Manifest:
+    """The whole commit record: the embedding model and store every vector came from, and the files.
+
+    ``embed_model`` and ``dimension`` are kept once for the index (not per file) because one index
+    never mixes vectors from two models; ``store`` names the Chroma store the ids live in.
+    """
+
+    embed_model: str | None = None
+    dimension: int | None = None
+    store: str | None = None
+    files: dict[str, FileEntry] = field(default_factory=dict)
+
+    def chunk_ids(self) -> set[str]:
+        return {chunk_id for entry in self.files.values() for chunk_id in entry.chunk_ids}
+
+    def chunk_count(self) -> int:
+        return sum(len(entry.chunk_ids) for entry in self.files.values())
+
+
+def load_manifest(path: Path) -> Manifest:
+    """The manifest at ``path``; an empty one if there is none yet."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Manifest()
+    except OSError as exc:
+        raise NotesIndexError(f"{path}: cannot read the index manifest ({exc.strerror}); {REBUILD_HINT}") from exc
+    try:
+        data = json.loads(raw)
+        if data.get("version") != MANIFEST_VERSION:
+            raise ValueError(f"unknown manifest version {data.get('version')!r}")
+        return Manifest(
+            embed_model=data["embed_model"],
+            dimension=data["dimension"],
+            store=data["store"],
+            files={rel: FileEntry(**entry) for rel, entry in data["files"].items()},
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise NotesIndexError(f"{path}: the index manifest is damaged ({exc}); {REBUILD_HINT}") from exc
+
+
+def save_manifest(path: Path, manifest: Manifest) -> None:
+    """Write the manifest atomically: a reader (or the next run after a kill) sees old or new, never half."""
+    data = {
+        "version": MANIFEST_VERSION,
+        "embed_model": manifest.embed_model,
+        "dimension": manifest.dimension,
+        "store": manifest.store,
+        "files": {
+            rel: {"size": e.size, "mtime_ns": e.mtime_ns, "content_hash": e.content_hash, "chunk_ids": e.chunk_ids}
+            for rel, e in sorted(manifest.files.items())
+        },
+    }
+    write_atomically(path, json.dumps(data, separators=(",", ":")))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temp file beside ``path``, flush it to disk, then rename it over ``path``."""
+    handle = tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+    )
+    try:
+        with handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+# --- diffing (pure) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """A note file found on disk, before it is read."""
+
+    rel_path: str
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class FileDiff:
+    """Files on disk against the manifest.
+
+    ``unchanged``: same size and mtime as indexed, so not read at all. ``to_check``: new, or size or
+    mtime differ; each is read and hashed, and only a different hash makes it a changed file.
+    ``removed``: in the manifest, inside the scanned folders, no longer on disk.
+    """
+
+    unchanged: list[str] = field(default_factory=list)
+    to_check: list[FileStat] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+def diff_files(found: Sequence[FileStat], manifest: Manifest, in_scope: Callable[[str], bool]) -> FileDiff:
+    """Compare files found on disk with the manifest; ``in_scope`` says which manifest paths were scanned.
+
+    A path outside the scanned folders is never reported removed: `scribe index notes/sql` must not
+    drop the rest of the index.
+    """
+    diff = FileDiff()
+    seen = set()
+    for stat in found:
+        seen.add(stat.rel_path)
+        entry = manifest.files.get(stat.rel_path)
+        if entry is not None and entry.size == stat.size and entry.mtime_ns == stat.mtime_ns:
+            diff.unchanged.append(stat.rel_path)
+        else:
+            diff.to_check.append(stat)
+    diff.removed = sorted(rel for rel in manifest.files if rel not in seen and in_scope(rel))
+    return diff
+
+
+@dataclass
+class ChunkPlan:
+    """What to do with one changed file's chunks.
+
+    ``to_embed``: chunks whose id the index does not hold. ``kept``: ids it holds already (same
+    path, heading path and text), whose vectors stay and whose metadata is refreshed. ``stale``: ids
+    of the old version that the new one no longer has.
+    """
+
+    to_embed: list[Chunk]
+    kept: list[Chunk]
+    stale: list[str]
+
+
+def plan_chunks(old_ids: Iterable[str], chunks: Sequence[Chunk]) -> ChunkPlan:
+    """Split a file's new chunks into those to embed and those to keep, and list the stale old ids."""
+    old = set(old_ids)
+    new_ids = {chunk.id for chunk in chunks}
+    return ChunkPlan(
+        to_embed=[chunk for chunk in chunks if chunk.id not in old],
+        kept=[chunk for chunk in chunks if chunk.id in old],
+        stale=sorted(old - new_ids),
+    )

@@ -1,0 +1,215 @@
+"""Find the chunks of the author's notes that bear on a query: the one retrieval path every caller uses.
+
+Vector hits (Chroma, cosine) and keyword hits (FTS5, BM25) are fused by reciprocal rank fusion,
+which needs no score calibration between the two: a chunk ranked well by either comes up, so an
+exact term, a name or an error string is found even when the embedding model is weak. One file may
+not crowd out the others: at most ``per_file`` chunks each.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Literal, Protocol
+
+from scribe.errors import NotesIndexError
+from scribe.index import NotesIndex
+
+Mode = Literal["hybrid", "vector", "keyword"]
+MODES: tuple[Mode, ...] = ("hybrid", "vector", "keyword")
+RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the very first ranks
+# Each half contributes its top max(MIN_CANDIDATES, 4k) hits. Deeper lists let a weak ranker's
+# long tail outvote the other's top hits (recall@5 of hybrid on benchmarks/queries.json with the
+# 270M engine: 40/46 fusing the top 50, 44/46 fusing the top 20).
+MIN_CANDIDATES = 20
+
+
+class QueryEmbedder(Protocol):
+    """What retrieval needs from a model server; ``scribe.models.ModelClient`` is one."""
+
+    def embed(self, model: str, texts: Sequence[str], *, batch_size: int = 64) -> list[list[float]]: ...
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Which notes a search may return: all of ``tags``, dated on or after ``since`` (YYYY-MM-DD),
+    with a workspace-relative path matching the glob ``path`` (at any folder depth)."""
+
+    tags: tuple[str, ...] = ()
+    path: str | None = None
+    since: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.tags or self.path or self.since)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One retrieved chunk, with where it ranked in each half of the search (None: not in that half's list)."""
+
+    chunk_id: str
+    path: str
+    title: str
+    heading_path: str
+    text: str
+    ordinal: int
+    score: float
+    rank: int
+    vector_rank: int | None
+    keyword_rank: int | None
+
+    def snippet(self, query: str, width: int = 240) -> str:
+        return make_snippet(self.text, self.heading_path, query, width)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def retrieve(
+    index: NotesIndex,
+    client: QueryEmbedder | None,
+    query: str,
+    *,
+    k: int = 5,
+    filters: SearchFilters | None = None,
+    mode: Mode = "hybrid",
+    per_file: int = 2,
+    query_vector: Sequence[float] | None = None,
+) -> list[Source]:
+    """The top ``k`` chunks for ``query``, best first.
+
+    The query is embedded with the model the index was built with (``client`` may be None in keyword
+    mode, or when ``query_vector`` is given, e.g. by a benchmark that times the search alone).
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
+    if not index.exists():
+        raise NotesIndexError(f"there is no notes index in {index.state_dir} yet; build it with `scribe index`")
+    if k <= 0 or not query.strip():
+        return []
+    paths = allowed_paths(index, filters or SearchFilters())
+    if paths is not None and not paths:
+        return []
+    pool = max(MIN_CANDIDATES, 4 * k)
+    vector_hits: list[tuple[str, float]] = []
+    keyword_hits: list[tuple[str, float]] = []
+    if mode != "keyword":
+        vector_hits = _vector_hits(index, client, query, query_vector, pool, paths)
+    if mode != "vector":
+        keyword_hits = index.keyword.search(query, pool, paths)
+    vector_ranks = {chunk_id: i for i, (chunk_id, _) in enumerate(vector_hits, start=1)}
+    keyword_ranks = {chunk_id: i for i, (chunk_id, _) in enumerate(keyword_hits, start=1)}
+    if mode == "hybrid":
+        ranked = reciprocal_rank_fusion([[i for i, _ in vector_hits], [i for i, _ in keyword_hits]])
+    elif mode == "vector":
+        ranked = [(chunk_id, 1.0 - distance) for chunk_id, distance in vector_hits]
+    else:
+        ranked = keyword_hits
+    stored = index.keyword.chunks([chunk_id for chunk_id, _ in ranked])
+    ranked = [(chunk_id, score) for chunk_id, score in ranked if chunk_id in stored]
+    chosen = cap_per_file(ranked, lambda chunk_id: stored[chunk_id].path, per_file=per_file, limit=k)
+    return [
+        Source(
+            chunk_id=chunk_id, path=stored[chunk_id].path, title=stored[chunk_id].title,
+            heading_path=stored[chunk_id].heading_path, text=stored[chunk_id].text,
+            ordinal=stored[chunk_id].ordinal, score=score, rank=rank,
+            vector_rank=vector_ranks.get(chunk_id), keyword_rank=keyword_ranks.get(chunk_id),
+        )
+        for rank, (chunk_id, score) in enumerate(chosen, start=1)
+    ]
+
+
+def _vector_hits(
+    index: NotesIndex,
+    client: QueryEmbedder | None,
+    query: str,
+    query_vector: Sequence[float] | None,
+    limit: int,
+    paths: Sequence[str] | None,
+) -> list[tuple[str, float]]:
+    model, _ = index.vectors.embedding_model()
+    if model is None:  # nothing embedded yet
+        return []
+    if query_vector is None:
+        if client is None:
+            raise ValueError("vector and hybrid retrieval need a model client to embed the query")
+        query_vector = client.embed(model, [query])[0]
+    return index.vectors.query(query_vector, limit, paths)
+
+
+def allowed_paths(index: NotesIndex, filters: SearchFilters) -> list[str] | None:
+    """The note paths the filters allow, or None when nothing is filtered out."""
+    if not filters.active:
+        return None
+    paths = index.keyword.matching_paths(filters.tags, filters.since)
+    if filters.path:
+        paths = [path for path in paths if path_matches(path, filters.path)]
+    return paths
+
+
+# --- pure parts --------------------------------------------------------------------------------
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> list[tuple[str, float]]:
+    """Fuse ranked id lists: each id scores the sum of 1 / (k + rank) over the lists it is in.
+
+    Best first; ties keep the order in which ids were first met (earlier lists, better ranks first).
+    """
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda pair: -pair[1])
+
+
+def cap_per_file(
+    ranked: Sequence[tuple[str, float]], path_of: Callable[[str], str], *, per_file: int, limit: int
+) -> list[tuple[str, float]]:
+    """The first ``limit`` of ``ranked``, skipping chunks of a file that already has ``per_file``."""
+    taken: dict[str, int] = {}
+    chosen: list[tuple[str, float]] = []
+    for chunk_id, score in ranked:
+        if len(chosen) >= limit:
+            break
+        path = path_of(chunk_id)
+        if taken.get(path, 0) < per_file:
+            taken[path] = taken.get(path, 0) + 1
+            chosen.append((chunk_id, score))
+    return chosen
+
+
+def path_matches(path: str, pattern: str) -> bool:
+    """Does a workspace-relative posix path match a ``--path`` pattern?
+
+    A pattern without wildcards names a file or folder, at any depth (``notes/sql``, ``sql``); with
+    wildcards it is a glob (``*`` also crosses ``/``) matched against the whole path or any tail of
+    it (``sql/*.md``).
+    """
+    pattern = pattern.strip().removeprefix("./")
+    if not any(ch in pattern for ch in "*?["):
+        return f"/{pattern.strip('/')}/" in f"/{path}/"
+    return fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, "*/" + pattern)
+
+
+_WORD = re.compile(r"\w{3,}")
+
+
+def make_snippet(text: str, heading_path: str, query: str, width: int = 240) -> str:
+    """A one-line excerpt of a chunk around the longest query word it contains (else its start).
+
+    The heading-path prefix every chunk carries is left out: it is shown beside the snippet.
+    """
+    head, sep, rest = text.partition("\n\n")
+    body = rest if sep and heading_path.startswith(head) else text
+    flat = " ".join(body.split())
+    if len(flat) <= width:
+        return flat
+    lowered = flat.casefold()
+    positions = [lowered.find(w.casefold()) for w in sorted(_WORD.findall(query), key=len, reverse=True)]
+    hit = next((p for p in positions if p >= 0), 0)  # the longest query word found
+    start = max(0, min(hit - width // 3, len(flat) - width))
+    excerpt = flat[start : start + width]
+    return ("…" if start > 0 else "") + excerpt + ("…" if start + width < len(flat) else "")

@@ -1,0 +1,456 @@
+"""`scribe index`: bring the index in step with the notes, embedding only what is new.
+
+Files whose size and mtime match the manifest are not read; the others are hashed, and only a
+different hash makes a file changed. A changed file's chunks whose ids the index already holds keep
+their vectors (their metadata is refreshed); only new chunk ids are embedded, in batches through the
+client layer. The commit order that makes this safe to kill is described in ``scribe.index``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from scribe.chunking import Chunk, chunk_markdown
+from scribe.errors import NotesIndexError
+from scribe.fts import ChunkRow, FileRecord, iso_date
+from scribe.index import LOCK_WAIT_S, NotesIndex
+from scribe.manifest import ChunkPlan, FileEntry, FileStat, Manifest, diff_files, plan_chunks, save_manifest
+from scribe.notes import Note, discover_notes, parse_note
+
+# A note over this size is almost certainly not prose (a log, a dump); embedding it would take hours.
+MAX_NOTE_BYTES = 1_000_000
+# How often the manifest is saved mid-run: the most work a kill can lose.
+SAVE_EVERY_S = 2.0
+_INT64 = 2**63
+
+MetadataValue = str | int | float | bool | list[str]
+
+
+class EmbedClient(Protocol):
+    """What indexing needs from a model server; ``scribe.models.ModelClient`` is one."""
+
+    def embed(self, model: str, texts: Sequence[str], *, batch_size: int = 64) -> list[list[float]]: ...
+
+
+class LazyEmbedClient:
+    """Connects on the first embed, so a run with nothing new to embed never starts a model server."""
+
+    def __init__(self, connect: Callable[[], EmbedClient]) -> None:
+        self._connect = connect
+        self._client: EmbedClient | None = None
+
+    def embed(self, model: str, texts: Sequence[str], *, batch_size: int = 64) -> list[list[float]]:
+        if self._client is None:
+            self._client = self._connect()
+        return self._client.embed(model, texts, batch_size=batch_size)
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    embed_model: str
+    batch_size: int = 64
+    chunk_tokens: int = 350
+    rebuild: bool = False
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    files_total: int
+    files_done: int
+    chunks_embedded: int
+
+
+@dataclass
+class SyncReport:
+    """What a run did, for the summary line, `--json` and the benchmark (times in seconds)."""
+
+    files_scanned: int = 0
+    files_unchanged: int = 0
+    files_new: int = 0
+    files_changed: int = 0
+    files_removed: int = 0
+    files_skipped: int = 0
+    chunks_embedded: int = 0
+    chunks_kept: int = 0
+    chunks_removed: int = 0
+    chunks_total: int = 0
+    orphans_removed: int = 0
+    rebuilt: bool = False
+    warnings: list[str] = field(default_factory=list)
+    parse_s: float = 0.0
+    embed_s: float = 0.0
+    store_s: float = 0.0
+    total_s: float = 0.0
+
+
+def sync_notes(
+    index: NotesIndex,
+    paths: Sequence[Path],
+    *,
+    root: Path,
+    client: EmbedClient,
+    options: SyncOptions,
+    on_progress: Callable[[SyncProgress], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+    lock_wait_s: float = LOCK_WAIT_S,
+) -> SyncReport:
+    """Index the notes under ``paths`` (folders or files; relative ones to the cwd) into ``index``.
+
+    Paths in the index are relative to the workspace ``root``. Files under ``paths`` that are gone
+    are removed; the rest of the index is left alone.
+    """
+    with index.writer_lock(lock_wait_s):
+        return _Sync(index, root, client, options, on_progress, on_warning).run(paths)
+
+
+@dataclass
+class _Work:
+    """A changed file, parsed and chunked, waiting for its new chunks' vectors."""
+
+    rel: str
+    note: Note
+    chunks: list[Chunk]
+    plan: ChunkPlan
+
+
+class _Sync:
+    def __init__(
+        self,
+        index: NotesIndex,
+        root: Path,
+        client: EmbedClient,
+        options: SyncOptions,
+        on_progress: Callable[[SyncProgress], None] | None,
+        on_warning: Callable[[str], None] | None,
+    ) -> None:
+        self.index = index
+        self.root = root.absolute()
+        self.client = client
+        self.options = options
+        self.on_progress = on_progress
+        self.on_warning = on_warning
+        self.report = SyncReport()
+        self.manifest = Manifest()  # loaded in run(), after --rebuild has wiped a damaged one
+        self.queue: list[_Work] = []
+        self.queued_chunks = 0
+        self.in_flight: set[str] = set()
+        self.marked = False
+        self.manifest_dirty = False
+        self.deferred_ids: list[str] = []
+        self.deferred_paths: list[str] = []
+        self.stores_open = False
+        self.last_save = time.perf_counter()
+        self.files_total = 0
+        self.files_done = 0
+
+    # --- the run ---------------------------------------------------------------------------------
+
+    def run(self, paths: Sequence[Path]) -> SyncReport:
+        started = time.perf_counter()
+        if self.options.rebuild:
+            self.index.wipe()
+            self.report.rebuilt = True
+        self.manifest = self.index.load_manifest()
+        self._check_manifest()
+        pending = self.index.read_pending()
+        try:
+            if pending is not None or not self.index.manifest_path.exists():
+                self._open_stores(reconciling=True)
+                self.report.orphans_removed = self.index.reconcile(self.manifest, pending or [])
+                self.marked = pending is not None
+                self.manifest_dirty = True
+            t = time.perf_counter()
+            found, in_scope = self._scan(paths)
+            diff = diff_files(found, self.manifest, in_scope)
+            self.report.parse_s += time.perf_counter() - t
+            self.report.files_scanned = len(found)
+            self.report.files_unchanged = len(diff.unchanged)
+            self.files_total, self.files_done = len(found), len(diff.unchanged)
+            self._progress()
+            for stat in diff.to_check:
+                self._check_file(stat)
+            self._flush()
+            for rel in diff.removed:
+                self._remove(rel)
+            if self.manifest_dirty or self.deferred_ids or self.deferred_paths:
+                self._save()
+            if self.marked:
+                self.index.clear_pending()
+        except BaseException:
+            # Ctrl-C, a model server gone, a full disk: keep what is committed (every entry in memory
+            # has its chunks in both stores); index.pending makes the next run clean up the rest.
+            if self.manifest_dirty:
+                with contextlib.suppress(Exception):
+                    self._save_manifest()
+            raise
+        self.report.chunks_total = self.manifest.chunk_count()
+        self.report.total_s = time.perf_counter() - started
+        return self.report
+
+    def _check_manifest(self) -> None:
+        wanted = self.options.embed_model
+        if self.manifest.embed_model is not None and self.manifest.embed_model != wanted:
+            raise _model_switch(self.manifest.embed_model, wanted)
+        label = self.index.location.label
+        if self.manifest.store is not None and self.manifest.store != label:
+            raise NotesIndexError(
+                f"the index in {self.index.state_dir} was built in Chroma store '{self.manifest.store}', not '{label}'; "
+                "run `scribe index --rebuild` to build it there"
+            )
+
+    def _open_stores(self, *, reconciling: bool = False) -> None:
+        if self.stores_open:
+            return
+        model, _ = self.index.vectors.embedding_model()
+        if self.index.vectors.exists and model != self.options.embed_model:
+            raise _model_switch(str(model), self.options.embed_model)
+        if not reconciling and not self.index.vectors.exists and self.manifest.chunk_count():
+            raise NotesIndexError(
+                f"{self.index.location.describe()} no longer holds this index's vectors; "
+                "run `scribe index --rebuild` to rebuild the index from your notes"
+            )
+        self.index.keyword.chunk_count()  # open (and check) the keyword store now, not mid-write
+        self.stores_open = True
+
+    # --- finding and reading files ---------------------------------------------------------------
+
+    def _scan(self, paths: Sequence[Path]) -> tuple[list[FileStat], Callable[[str], bool]]:
+        roots = [path.absolute() for path in paths]
+        for path in roots:
+            if not path.exists():
+                raise NotesIndexError(
+                    f"{path}: no such file or folder; pass notes folders or files that exist, or set [index] notes in scribe.toml"
+                )
+        scopes = [(_relative(path, self.root), path.is_dir()) for path in roots]
+
+        def in_scope(rel: str) -> bool:
+            return any(rel == s or (is_dir and (s == "." or rel.startswith(s + "/"))) for s, is_dir in scopes)
+
+        found = []
+        for path in discover_notes(roots, root=self.root):
+            rel = _relative(path, self.root)
+            try:
+                stat = path.stat()
+            except OSError as exc:
+                self._warn(f"{rel}: cannot read ({exc.strerror}); skipped")
+                continue
+            if stat.st_size > MAX_NOTE_BYTES:
+                self._warn(f"{rel}: {stat.st_size / 1e6:.1f} MB is over the {MAX_NOTE_BYTES / 1e6:.0f} MB scribe indexes for a note; skipped")
+                self.report.files_skipped += 1
+                continue
+            found.append(FileStat(rel, path, stat.st_size, stat.st_mtime_ns))
+        return found, in_scope
+
+    def _check_file(self, stat: FileStat) -> None:
+        t = time.perf_counter()
+        work = self._read(stat)
+        self.report.parse_s += time.perf_counter() - t
+        if work is None:
+            self._file_done()
+            return
+        self.queue.append(work)
+        self.queued_chunks += len(work.plan.to_embed)
+        if self.queued_chunks >= self.options.batch_size:
+            self._flush()
+
+    def _read(self, stat: FileStat) -> _Work | None:
+        """Parse and chunk a file that may have changed; None when there is nothing to embed or write."""
+        try:
+            note = parse_note(stat.path, root=self.root)
+        except OSError as exc:
+            self._warn(f"{stat.rel_path}: cannot read ({exc.strerror}); skipped")
+            self.report.files_skipped += 1
+            return None
+        entry = self.manifest.files.get(stat.rel_path)
+        if note is None:  # empty, whitespace-only or binary: not a note (any more)
+            self.report.files_skipped += 1
+            if entry is not None:
+                self._remove(stat.rel_path)
+            return None
+        for warning in note.warnings:
+            self._warn(warning)
+        if entry is not None and entry.content_hash == note.content_hash:
+            entry.size, entry.mtime_ns = note.size, note.mtime_ns  # touched, not changed
+            self.manifest_dirty = True
+            self.report.files_unchanged += 1
+            return None
+        chunks = chunk_markdown(note.body, path=stat.rel_path, title=note.title, budget=self.options.chunk_tokens)
+        if entry is None:
+            self.report.files_new += 1
+        else:
+            self.report.files_changed += 1
+        return _Work(stat.rel_path, note, chunks, plan_chunks(entry.chunk_ids if entry is not None else [], chunks))
+
+    # --- writing ---------------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        """Embed the queued files' new chunks, write them to both stores, then commit their entries."""
+        if not self.queue:
+            return
+        new = [(work, chunk) for work in self.queue for chunk in work.plan.to_embed]
+        vectors = self._embed([chunk.text for _, chunk in new])
+        t = time.perf_counter()
+        self._open_stores()
+        store = self.index.vectors
+        if vectors and not store.exists:
+            store.create(self.options.embed_model, len(vectors[0]))
+        self._mark([work.rel for work in self.queue])
+        store.upsert([c.id for _, c in new], vectors, [chunk_metadata(w.note, c) for w, c in new])
+        kept = [(work, chunk) for work in self.queue for chunk in work.plan.kept]
+        store.replace_metadata([c.id for _, c in kept], [chunk_metadata(w.note, c) for w, c in kept])
+        self.index.keyword.write([(file_record(w.rel, w.note), [chunk_row(c) for c in w.chunks]) for w in self.queue])
+        for work in self.queue:
+            self.manifest.files[work.rel] = FileEntry(
+                size=work.note.size, mtime_ns=work.note.mtime_ns, content_hash=work.note.content_hash,
+                chunk_ids=[chunk.id for chunk in work.chunks],
+            )
+            self.deferred_ids.extend(work.plan.stale)
+            self.report.chunks_kept += len(work.plan.kept)
+            self.report.chunks_removed += len(work.plan.stale)
+        self.manifest_dirty = True
+        done = len(self.queue)
+        self.queue.clear()
+        self.queued_chunks = 0
+        self.report.store_s += time.perf_counter() - t
+        self._file_done(done)
+        if time.perf_counter() - self.last_save >= SAVE_EVERY_S:
+            self._save()
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        size = self.options.batch_size
+        for start in range(0, len(texts), size):
+            t = time.perf_counter()
+            batch = self.client.embed(self.options.embed_model, texts[start : start + size], batch_size=size)
+            self.report.embed_s += time.perf_counter() - t
+            self._check_dimension(batch)
+            vectors.extend(batch)
+            self.report.chunks_embedded += len(batch)
+            self._progress()
+        return vectors
+
+    def _check_dimension(self, vectors: list[list[float]]) -> None:
+        if not vectors:
+            return
+        dimension = len(vectors[0])
+        held = self.manifest.dimension or self.index.vectors.embedding_model()[1]
+        if held is not None and held != dimension:
+            raise NotesIndexError(
+                f"'{self.options.embed_model}' now returns {dimension}-dimension vectors but the index holds {held}-dimension ones; "
+                "run `scribe index --rebuild` to re-embed every note"
+            )
+        self.manifest.embed_model, self.manifest.dimension = self.options.embed_model, dimension
+
+    def _remove(self, rel: str) -> None:
+        entry = self.manifest.files.pop(rel)
+        self.deferred_ids.extend(entry.chunk_ids)
+        self.deferred_paths.append(rel)
+        self.report.files_removed += 1
+        self.report.chunks_removed += len(entry.chunk_ids)
+        self.manifest_dirty = True
+
+    def _mark(self, paths: list[str]) -> None:
+        """Record that the stores are about to change, and for which files, before changing them."""
+        self.in_flight.update(paths)
+        self.index.mark_pending(sorted(self.in_flight))
+        self.marked = True
+
+    def _save(self) -> None:
+        """Save the manifest, then delete the chunks it no longer names (never the other way round)."""
+        t = time.perf_counter()
+        self._save_manifest()
+        self.in_flight.clear()
+        if self.deferred_ids or self.deferred_paths:
+            self._open_stores()
+            if not self.marked:
+                self._mark([])
+            self.index.vectors.delete(self.deferred_ids)
+            self.index.keyword.delete(self.deferred_ids, self.deferred_paths)
+            self.deferred_ids, self.deferred_paths = [], []
+        self.last_save = time.perf_counter()
+        self.report.store_s += self.last_save - t
+
+    def _save_manifest(self) -> None:
+        self.manifest.store = self.index.location.label
+        if self.manifest.embed_model is None:
+            self.manifest.embed_model = self.options.embed_model
+        save_manifest(self.index.manifest_path, self.manifest)
+        self.manifest_dirty = False
+
+    # --- reporting -------------------------------------------------------------------------------
+
+    def _warn(self, message: str) -> None:
+        self.report.warnings.append(message)
+        if self.on_warning is not None:
+            self.on_warning(message)
+
+    def _file_done(self, n: int = 1) -> None:
+        self.files_done += n
+        self._progress()
+
+    def _progress(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(SyncProgress(self.files_total, self.files_done, self.report.chunks_embedded))
+
+
+def _model_switch(held: str, wanted: str) -> NotesIndexError:
+    return NotesIndexError(
+        f"the index holds vectors from embed model '{held}' but embed_model is now '{wanted}'; "
+        f"run `scribe index --rebuild` to re-embed every note with '{wanted}' (vectors from two models cannot be mixed)"
+    )
+
+
+def _relative(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` as posix text (string work: this runs for every file, every run)."""
+    text, prefix = str(path), str(root).rstrip(os.sep) + os.sep
+    if text.startswith(prefix):
+        return text[len(prefix) :].replace(os.sep, "/")
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+# --- records for the stores (pure) ---------------------------------------------------------------
+
+
+def chunk_metadata(note: Note, chunk: Chunk) -> dict[str, MetadataValue]:
+    """A chunk's Chroma metadata: every frontmatter field Chroma can hold, then the chunk's own fields.
+
+    Chroma takes str/int/float/bool or a non-empty list of one type and rejects keys starting with
+    ``chroma:``: those keys, empty lists and non-finite floats are dropped, and integers beyond 64
+    bits kept as text. The chunk's own fields (path, title, heading path...) win over frontmatter.
+    """
+    metadata: dict[str, MetadataValue] = {}
+    for key, value in note.metadata.items():
+        if key.startswith("chroma:") or (isinstance(value, list) and not value):
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            continue
+        if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
+            value = str(value)
+        metadata[key] = value
+    metadata.pop("tags", None)
+    if note.tags:
+        metadata["tags"] = list(note.tags)
+    for key, text in (("date", note.date), ("status", note.status)):
+        metadata.pop(key, None)
+        if text:
+            metadata[key] = text
+    metadata.update(
+        path=chunk.path, title=note.title, heading_path=chunk.heading_path,
+        ordinal=chunk.ordinal, token_count=chunk.token_count,
+    )
+    return metadata
+
+
+def file_record(rel: str, note: Note) -> FileRecord:
+    return FileRecord(path=rel, title=note.title, tags=list(note.tags), date=iso_date(note.date))
+
+
+def chunk_row(chunk: Chunk) -> ChunkRow:
+    return ChunkRow(id=chunk.id, heading_path=chunk.heading_path, ordinal=chunk.ordinal, text=chunk.text)
