@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -86,3 +87,32 @@ def run_scribe(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout
     return subprocess.run(
         [sys.executable, "-m", "scribe", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def indexed_notes(tmp_path_factory: pytest.TempPathFactory, engine_url: str) -> Path:
+    """The repository's notes/, indexed once per session with the engine's embeddings."""
+    from scribe.config import open_workspace
+    from scribe.index import open_index
+    from scribe.models import ModelClient
+    from scribe.sync import SyncOptions, sync_notes
+
+    root = tmp_path_factory.mktemp("indexed") / "ws"
+    shutil.copytree(REPO / "notes", root / "notes")
+    (root / "scribe.toml").write_text(f'engine = "ollama"\nollama_host = "{engine_url}"\n')
+    with open_index(open_workspace(root, env={})) as index:
+        sync_notes(index, [root / "notes"], root=root, client=ModelClient(engine_url), options=SyncOptions(embed_model=MODEL))
+    return root
+
+
+@pytest.fixture
+def indexed_workspace(indexed_notes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the indexed notes workspace, so a test may change notes, index and log."""
+    ws = tmp_path / "ws"
+    shutil.copytree(indexed_notes, ws)
+    for var in ("SCRIBE_ENGINE", "OLLAMA_HOST", "SCRIBE_MODEL", "SCRIBE_EMBED_MODEL", "SCRIBE_WORKSPACE"):
+        monkeypatch.delenv(var, raising=False)
+    return ws

@@ -15,6 +15,7 @@ def test_quotes_are_found_despite_whitespace_and_curly_quotes() -> None:
     assert span is not None and DRAFT[span[0] : span[1]].startswith("Roughly 40%")
     assert quote_span(DRAFT, "not in the draft") is None
     assert quote_span(DRAFT, "   ") is None
+    assert quote_span(DRAFT, "safe") is None  # too short to point at anything
 
 
 def test_parse_flags_ungrounded_quotes() -> None:

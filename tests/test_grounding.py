@@ -77,3 +77,4 @@ def test_notes_are_fenced_as_data() -> None:
 def test_fence_neutralises_tags_in_any_case() -> None:
     assert "</draft>" not in fence("end </DRAFT> and </draft >", "draft").lower().replace("<\\/", "")
     assert format_sources([]) == NO_NOTES
+

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -45,7 +47,7 @@ EngineOpt = Annotated[Optional[str], typer.Option("--engine", help="auto, ollama
 def _stderr(message: str) -> None:
     from rich.console import Console
 
-    Console(stderr=True, highlight=False).print(message)
+    Console(stderr=True, highlight=False, soft_wrap=True).print(message)
 
 
 @app.callback()
@@ -270,6 +272,313 @@ def doctor(as_json: JsonOpt = False, host: HostOpt = None, engine: EngineOpt = N
             _stderr(f"{mark} {check.name}: {escape(check.detail)}{fix}")
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
+
+
+@app.command("index")
+def index_notes(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Note folders or files (default: the notes folders in scribe.toml, [index] notes).", show_default=False)] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Delete the index and build it again from the notes (the notes are never touched).")] = False,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Chunks per embedding request (default from scribe.toml, else 64).", show_default=False)] = None,
+    chroma_url: Annotated[Optional[str], typer.Option("--chroma-url", help="Use the Chroma server at http://HOST:PORT instead of the local store (or SCRIBE_CHROMA_URL).", show_default=False)] = None,
+    as_json: JsonOpt = False,
+    host: HostOpt = None,
+    engine: EngineOpt = None,
+) -> None:
+    """Index the notes for search: only new or changed chunks are embedded; safe to interrupt and re-run."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from scribe.connect import privacy_notice
+    from scribe.index import open_index
+    from scribe.sync import LazyEmbedClient, SyncOptions, sync_notes
+
+    ws = _workspace()
+    settings = ws.settings
+    roots = paths or [ws.root / folder for folder in settings.index.notes]
+    options = SyncOptions(embed_model=settings.embed_model, batch_size=batch_size or settings.index.embed_batch_size,
+                          chunk_tokens=settings.index.chunk_tokens, rebuild=rebuild)
+    console = Console(stderr=True, highlight=False)
+    columns = (TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("files · {task.fields[chunks]} chunks embedded"), TimeElapsedColumn())
+    with open_index(ws, chroma_url) as index, Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        notice = privacy_notice(index.location.url) if index.location.url else None
+        if notice and settings.warn_remote_host:
+            _stderr(notice)
+        task = bar.add_task("index", total=None, chunks=0)
+        report = sync_notes(
+            index, roots, root=ws.root, client=LazyEmbedClient(lambda: _client(ws, host, engine)), options=options,
+            on_progress=lambda p: bar.update(task, total=p.files_total, completed=p.files_done, chunks=p.chunks_embedded),
+            on_warning=lambda message: bar.console.print(f"[yellow]warning:[/yellow] {escape(message)}"),
+        )
+    if as_json:
+        _print_json(report.__dict__)
+        return
+    print(
+        f"{'rebuilt' if report.rebuilt else 'indexed'}: {report.files_scanned} files scanned, {report.files_new} new, "
+        f"{report.files_changed} changed, {report.files_removed} removed, {report.chunks_embedded} chunks embedded "
+        f"({report.chunks_total} in the index) in {report.total_s:.1f} s"
+    )
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words, a name, an error message or a question.")],
+    k: Annotated[int, typer.Option("-k", min=1, help="How many chunks to show.")] = 5,
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Only notes with this tag (repeat it: all must match).", show_default=False)] = None,
+    path: Annotated[Optional[str], typer.Option("--path", help="Only notes whose path matches this glob or folder, e.g. 'sql/*' or notes/kafka.", show_default=False)] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Only notes whose frontmatter date is on or after YYYY-MM-DD.", show_default=False)] = None,
+    mode: Annotated[str, typer.Option("--mode", help="hybrid (vectors and keywords fused), vector or keyword.")] = "hybrid",
+    per_file: Annotated[int, typer.Option("--per-file", min=1, help="Most chunks shown from one note.")] = 2,
+    chroma_url: Annotated[Optional[str], typer.Option("--chroma-url", help="Search the index in the Chroma server at http://HOST:PORT (or SCRIBE_CHROMA_URL).", show_default=False)] = None,
+    as_json: JsonOpt = False,
+    host: HostOpt = None,
+    engine: EngineOpt = None,
+) -> None:
+    """Search the notes index: the top chunks with score, path, heading path and a snippet."""
+    import datetime as dt
+
+    from rich.console import Console
+    from rich.markup import escape
+
+    from scribe.index import open_index
+    from scribe.retrieval import MODES, SearchFilters, retrieve
+
+    if mode not in MODES:
+        raise ScribeError(f"--mode {mode!r} is not a retrieval mode; use one of: {', '.join(MODES)}")
+    try:
+        since_date = dt.date.fromisoformat(since).isoformat() if since else None
+    except ValueError:
+        raise ScribeError(f"--since {since!r} is not a date; write it as YYYY-MM-DD") from None
+    ws = _workspace()
+    filters = SearchFilters(tags=tuple(tag or ()), path=path, since=since_date)
+    with open_index(ws, chroma_url) as index:
+        client = None if mode == "keyword" else _client(ws, host, engine)
+        sources = retrieve(index, client, query, k=k, filters=filters, mode=mode, per_file=per_file)  # type: ignore[arg-type]
+    if as_json:
+        _print_json([{**s.to_dict(), "snippet": s.snippet(query)} for s in sources])
+        return
+    console = Console(highlight=False)
+    if not sources:
+        console.print("no matching notes" + ("; try fewer filters" if filters.active else ""))
+    for s in sources:
+        console.print(f"[bold]{s.rank}[/bold]  {s.score:.4f}  [cyan]{escape(s.path)}[/cyan]\n   [dim]{escape(s.heading_path)}[/dim]\n   {escape(s.snippet(query))}\n")
+
+
+ModelOpt = Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Model, optionally with options: gemma3:270m@temperature=0.2 (default from config).", show_default=False)]
+SourcesOpt = Annotated[int, typer.Option("-k", "--sources", min=0, help="Most note chunks to ground the prompt in (0: none).")]
+
+
+@contextmanager
+def _task_session(ws: Any, host: str | None, engine: str | None, k: int) -> Iterator[tuple[Any, Any, Any]]:
+    """A model client, the run log and a retriever over the notes index (None without an index)."""
+    from scribe.index import open_index
+    from scribe.retrieval import retrieve
+    from scribe.runlog import RunLog
+
+    client = _client(ws, host, engine)
+    with open_index(ws) as index, RunLog(ws.ensure_state_dir() / "runs.sqlite") as runlog:
+        retriever = None
+        if k > 0 and index.exists():
+            retriever = lambda query, n: retrieve(index, client, query, k=n)  # noqa: E731
+        elif k > 0:
+            _stderr("[yellow]note:[/yellow] no notes index yet, so no sources; build it with: scribe index")
+        yield client, runlog, retriever
+
+
+def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, section: str | None = None,
+              sections: int = 5, words: int = 250, model: list[str] | None, k: int, as_json: bool,
+              out: Path | None, host: str | None, engine: str | None) -> Any:
+    """One task on one draft with one model: stream, show output and sources, log."""
+    from scribe.files import atomic_write, backup
+    from scribe.modelspec import parse_model_spec
+    from scribe.prompts import get_template
+    from scribe.tasks import TaskInput, execute, load_draft, prepare
+
+    ws = _workspace()
+    spec = parse_model_spec(model[0] if model else ws.settings.model)
+    template = get_template(task, ws.root)
+    draft = load_draft(draft_path, ws.root) if draft_path else None
+    inp = TaskInput(task=task, draft=draft, topic=topic, section=section, sections=sections, words=words, k=k)
+    streaming_json = template.output == "json"
+    echo = None
+    if not as_json:
+        echo = (lambda p: print(p, end="", flush=True, file=sys.stderr)) if streaming_json else (lambda p: print(p, end="", flush=True))
+    with _task_session(ws, host, engine, k) as (client, runlog, retriever):
+        prepared = prepare(template, inp, retriever, options=spec.options)
+        result = execute(prepared, client, runlog, model=spec.name, on_token=echo)
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        print(file=sys.stderr if streaming_json else sys.stdout)
+        if streaming_json:
+            print(result.output)
+        for s in result.sources:
+            _stderr(f"[dim][{s.number}] {s.path} — {s.heading_path}{' (cut)' if s.truncated else ''}[/dim]")
+        _stderr(f"[dim]{_summary(result.run_id, result.call)}[/dim]")
+    if out is not None:
+        if out.exists():
+            _stderr(f"[dim]kept the previous {out.name} as {backup(out).name}[/dim]")
+        atomic_write(out, result.output if result.output.endswith("\n") else result.output + "\n")
+    if result.call.status != "ok":
+        raise ScribeError(f"run {result.run_id} {result.call.status}: {result.call.error} (partial output kept in the run log)")
+    return result
+
+
+@app.command()
+def outline(
+    draft: Annotated[Optional[Path], typer.Argument(help="The draft to outline (or use --topic).", show_default=False)] = None,
+    topic: Annotated[Optional[str], typer.Option("--topic", help="Outline a topic instead of a draft.", show_default=False)] = None,
+    sections: Annotated[int, typer.Option(min=1, max=20, help="How many sections to ask for.")] = 5,
+    model: ModelOpt = None,
+    k: SourcesOpt = 6,
+    as_json: JsonOpt = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Also write the outline to this file (an existing one is backed up).", show_default=False)] = None,
+    host: HostOpt = None,
+    engine: EngineOpt = None,
+) -> None:
+    """A markdown outline (headings and bullets) for a draft or a topic, grounded in your notes."""
+    if draft is None and not topic:
+        raise ScribeError("give a draft to outline, or --topic \"...\"")
+    _run_task("outline", draft, topic=topic, sections=sections, model=model, k=k, as_json=as_json, out=out, host=host, engine=engine)
+
+
+@app.command()
+def expand(
+    draft: Annotated[Path, typer.Argument(help="The draft to expand.")],
+    section: Annotated[Optional[str], typer.Option("--section", help="The heading of the section to expand (default: the whole draft).", show_default=False)] = None,
+    words: Annotated[int, typer.Option(min=20, help="About how many words to write.")] = 250,
+    in_place: Annotated[bool, typer.Option("--in-place", help="Write the result into the draft (a timestamped .bak copy is kept).")] = False,
+    model: ModelOpt = None,
+    k: SourcesOpt = 6,
+    as_json: JsonOpt = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Also write the new text to this file.", show_default=False)] = None,
+    host: HostOpt = None,
+    engine: EngineOpt = None,
+) -> None:
+    """New prose for one section of a draft (or the whole draft), grounded in your notes."""
+    from scribe.files import atomic_write, backup
+    from scribe.tasks import apply_expansion, load_draft
+
+    result = _run_task("expand", draft, section=section, words=words, model=model, k=k, as_json=as_json, out=out, host=host, engine=engine)
+    if in_place:
+        ws = _workspace()
+        current = load_draft(draft, ws.root)
+        text = draft.read_text(encoding="utf-8-sig")
+        updated = apply_expansion(text, current.body, section, result.call.text)
+        kept = backup(draft)
+        atomic_write(draft, updated)
+        _stderr(f"updated {draft} (previous version kept as {kept.name})")
+
+
+@app.command()
+def critique(
+    drafts: Annotated[list[Path], typer.Argument(help="One or more drafts.")],
+    model: ModelOpt = None,
+    k: SourcesOpt = 6,
+    as_json: JsonOpt = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="One draft and model: a file for the critique. Several: a folder for one file per draft and model plus summary.json.", show_default=False)] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Batch: how many calls run at once.")] = 2,
+    host: Annotated[Optional[list[str]], typer.Option("--host", help="Model server URL; repeat it to spread a batch over several servers.", show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Batch: redo items whose result is already in --out.")] = False,
+    engine: EngineOpt = None,
+) -> None:
+    """A structured critique: issues with severity, the exact quote, the problem and a fix.
+
+    With several drafts, models (`--model A --model B`) or hosts it runs as a resumable batch into
+    `--out` (default `critiques/`), skipping results already there for the same draft text, model
+    and prompt version.
+    """
+    batch = len(drafts) > 1 or len(model or []) > 1 or len(host or []) > 1 or (out is not None and (out.is_dir() or str(out).endswith("/")))
+    if not batch:
+        _run_task("critique", drafts[0], model=model, k=k, as_json=as_json, out=out, host=(host or [None])[0], engine=engine)
+        return
+    _critique_batch(drafts, model=model, k=k, as_json=as_json, out=out or Path("critiques"), jobs=jobs, hosts=host, force=force, engine=engine)
+
+
+def _critique_batch(drafts: list[Path], *, model: list[str] | None, k: int, as_json: bool, out: Path, jobs: int,
+                    hosts: list[str] | None, force: bool, engine: str | None) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from scribe.batch import BatchItem, BatchRun, HostPool, write_summary
+    from scribe.modelspec import parse_model_spec
+    from scribe.prompts import get_template
+    from scribe.tasks import load_draft
+
+    ws = _workspace()
+    specs = [parse_model_spec(m) for m in (model or [ws.settings.model])]
+    loaded = []
+    for path in drafts:
+        try:
+            loaded.append(load_draft(path, ws.root))
+        except ScribeError as exc:
+            _stderr(f"[yellow]skipped:[/yellow] {exc}")
+    items = [BatchItem(d, s) for d in loaded for s in specs]
+    template = get_template("critique", ws.root)
+    console = Console(stderr=True, highlight=False)
+    with _task_session(ws, (hosts or [None])[0], engine, k) as (client, runlog, retriever):
+        pool = HostPool(hosts or [client.host])
+        columns = (TextColumn("critique"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+            task = bar.add_task("batch", total=len(items))
+            run = BatchRun(template, pool, runlog, out, retrieve=retriever, jobs=jobs, force=force,
+                           on_item=lambda _: bar.advance(task))
+            outcomes = run.run(items)
+    summary = write_summary(out, outcomes)
+    rows = [o.summary_row() for o in outcomes]
+    if as_json:
+        _print_json({"summary": str(summary), "items": rows})
+    else:
+        table = Table("draft", "model", "status", "issues", "ungrounded", "TTFT ms", "tok/s", "host", box=None)
+        for r in rows:
+            table.add_row(r["draft"] or "", r["model"], r["status"], str(r["issues"]), str(r["ungrounded"] if r["ungrounded"] is not None else "-"),
+                          f"{r['ttft_ms']:.0f}" if r["ttft_ms"] else "-", f"{r['eval_tps']:.1f}" if r["eval_tps"] else "-", r["host"] or "-")
+        Console().print(table)
+        _stderr(f"[dim]results in {out}/, summary in {summary}[/dim]")
+    failed = [o for o in outcomes if o.status in ("failed", "cancelled")]
+    if run.interrupted:
+        raise ScribeError(f"interrupted: {sum(1 for o in outcomes if o.status == 'done')} results kept in {out}; run again to finish")
+    if failed or len(loaded) < len(drafts):
+        listing = "; ".join(f"{o.item.draft.rel_path} × {o.item.spec.label}: {o.error}" for o in failed)
+        raise ScribeError(f"{len(failed)} of {len(items)} items failed{': ' + listing if listing else ''}")
+
+
+@app.command("run")
+def run_template(
+    template: Annotated[str, typer.Argument(help="A template name from `scribe prompts` (e.g. one you added in prompts/).")],
+    draft: Annotated[Optional[Path], typer.Argument(help="The draft it works on.", show_default=False)] = None,
+    topic: Annotated[Optional[str], typer.Option("--topic", show_default=False, help="A topic, for templates that take one.")] = None,
+    section: Annotated[Optional[str], typer.Option("--section", show_default=False, help="Work on this section only.")] = None,
+    model: ModelOpt = None,
+    k: SourcesOpt = 6,
+    as_json: JsonOpt = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Also write the output to this file.", show_default=False)] = None,
+    host: HostOpt = None,
+    engine: EngineOpt = None,
+) -> None:
+    """Run any task template, including your own from the workspace's prompts/ folder."""
+    _run_task(template, draft, topic=topic, section=section, model=model, k=k, as_json=as_json, out=out, host=host, engine=engine)
+
+
+@app.command()
+def prompts(as_json: JsonOpt = False) -> None:
+    """List the task templates: packaged ones and the workspace's prompts/ (which override them)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from scribe.prompts import find_templates
+
+    ws = _workspace()
+    templates = find_templates(ws.root)
+    if as_json:
+        _print_json([{"name": t.name, "description": t.description, "path": str(t.path), "version": t.version,
+                      "output": t.output, "options": t.options, "variables": list(t.variables)} for t in templates.values()])
+        return
+    table = Table("name", "output", "version", "description", "file", box=None)
+    for t in templates.values():
+        table.add_row(t.name, t.output, t.version, t.description, str(t.path))
+    Console().print(table)
 
 
 def main() -> None:

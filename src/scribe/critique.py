@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 SEVERITIES = ("high", "medium", "low")
+# A quote shorter than this ("y", "the") is found almost anywhere and points at nothing.
+MIN_QUOTE_CHARS = 8
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
 
 
@@ -43,7 +45,7 @@ def normalise(text: str) -> str:
 def quote_span(draft: str, quote: str) -> tuple[int, int] | None:
     """Where `quote` stands in `draft` (character offsets), allowing for whitespace and quote style."""
     wanted = normalise(quote)
-    if not wanted:
+    if len(wanted) < MIN_QUOTE_CHARS:
         return None
     exact = draft.find(quote.strip())
     if exact >= 0:

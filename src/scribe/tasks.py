@@ -17,7 +17,16 @@ from scribe.calls import CallRequest, run_call
 from scribe.chunking import find_section, heading_sections
 from scribe.critique import Critique, parse_critique, render_markdown, unparsed
 from scribe.errors import ScribeError
-from scribe.grounding import Hit, NumberedSource, dedupe, fence, fit_sources, format_sources, source_budget
+from scribe.grounding import (
+    TOKENIZER_MARGIN,
+    Hit,
+    NumberedSource,
+    dedupe,
+    fence,
+    fit_sources,
+    format_sources,
+    source_budget,
+)
 from scribe.models import CallResult, ModelClient, OnToken
 from scribe.prompts import PromptTemplate
 from scribe.runlog import RunLog
@@ -25,6 +34,7 @@ from scribe.tokens import count_tokens, truncate_to_tokens
 
 Retriever = Callable[[str, int], Sequence[Hit]]
 QUERY_TOKENS = 256
+
 DEFAULT_SOURCES = 6
 
 
@@ -145,7 +155,14 @@ def prepare(template: PromptTemplate, inp: TaskInput, retrieve: Retriever | None
         hits = dedupe(retrieve(retrieval_query(inp, values), inp.k * 2), exclude_paths=exclude)[: inp.k]
     bare = template.render({**values, "sources": ""})
     prompt_tokens = sum(count_tokens(m["content"]) + 4 for m in bare)
-    budget = source_budget(int(merged.get("num_ctx", 4096)), int(merged.get("num_predict", 512)), prompt_tokens)
+    num_ctx, num_predict = int(merged.get("num_ctx", 4096)), int(merged.get("num_predict", 512))
+    needed = int(prompt_tokens * (1 + TOKENIZER_MARGIN))
+    if needed + num_predict > num_ctx:
+        raise ScribeError(
+            f"{template.name}: the prompt alone needs about {needed} tokens and {num_predict} are reserved for output, "
+            f"more than num_ctx = {num_ctx}; raise it (e.g. --model MODEL@num_ctx=8192) or work on one --section"
+        )
+    budget = source_budget(num_ctx, num_predict, prompt_tokens)
     sources = fit_sources(hits, budget)
     values["sources"] = format_sources(sources)
     return PreparedCall(template, inp, template.render(values), merged, sources, values)
@@ -184,3 +201,26 @@ def execute(
         critique = parse_critique(call.text, draft_text) if call.status == "ok" else None
     result.critique = critique if critique is not None else unparsed(call.text)
     return result
+
+
+def apply_expansion(file_text: str, body: str, section: str | None, output: str) -> str:
+    """The draft file with `output` in place of `section` (or of the whole body), frontmatter kept.
+
+    The output is made to start with the section's heading line, so the draft keeps its structure
+    even when a model leaves the heading out.
+    """
+    start = file_text.find(body)
+    if start < 0:
+        raise ScribeError("the draft changed on disk while scribe worked; run the command again")
+    if section is None:
+        return file_text[:start] + output.strip() + "\n"
+    span = find_section(body, section)
+    if span is None:
+        raise ScribeError(f"no section headed {section!r} in the draft")
+    old = body[span[0] : span[1]]
+    heading_line = old.splitlines()[0]
+    new = output.strip()
+    if not new.lstrip("#").strip().lower().startswith(section.strip().lstrip("#").strip().lower()):
+        new = f"{heading_line}\n\n{new}"
+    tail = "\n\n" if span[1] < len(body) else "\n"
+    return file_text[: start + span[0]] + new + tail + file_text[start + span[1] :].lstrip("\n")

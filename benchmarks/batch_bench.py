@@ -1,0 +1,104 @@
+"""Batch critique throughput with one and two engine hosts, and scribe's scheduling overhead.
+
+Each host is a `scribe serve` process with one llama.cpp thread, so two hosts use the two cores
+of the reference machine. The same batch (drafts × model configurations, critique prompt,
+sources from the notes index) runs against one host, then against both. Reported per run:
+wall time, items per minute, the busiest host's model time (the sum of Ollama's
+`total_duration` for the calls it served) and the overhead, wall time minus that, as a share
+of wall time. Targets (issue 4): two hosts at least 1.7x the throughput of one; overhead under 3%.
+
+    .venv/bin/python benchmarks/batch_bench.py [--drafts notes/drafts] [--configs 2] [--num-predict 192]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from conftest import start_engine, stop_engine  # noqa: E402
+
+from engine_bench import machine  # noqa: E402
+from scribe.batch import BatchItem, BatchRun, HostPool  # noqa: E402
+from scribe.config import open_workspace  # noqa: E402
+from scribe.index import open_index  # noqa: E402
+from scribe.modelspec import parse_model_spec  # noqa: E402
+from scribe.models import ModelClient  # noqa: E402
+from scribe.prompts import get_template  # noqa: E402
+from scribe.retrieval import retrieve  # noqa: E402
+from scribe.runlog import RunLog  # noqa: E402
+from scribe.sync import sync_index  # noqa: E402
+from scribe.tasks import load_draft  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_batch(hosts: list[str], ws_root: Path, items: list[BatchItem], jobs: int, retriever) -> tuple[float, dict[str, float], int]:  # type: ignore[no-untyped-def]
+    out = Path(tempfile.mkdtemp(prefix="batch-out-"))
+    with RunLog(ws_root / ".scribe" / "runs.sqlite") as runlog:
+        run = BatchRun(get_template("critique", ws_root), HostPool(hosts), runlog, out, retrieve=retriever, jobs=jobs, force=True)
+        started = time.perf_counter()
+        outcomes = run.run(items)
+        wall = time.perf_counter() - started
+        model_time: dict[str, float] = defaultdict(float)
+        for outcome in outcomes:
+            if outcome.status == "done":
+                model_time[outcome.host or "?"] += (outcome.result["metrics"]["total_duration_ns"] or 0) / 1e9
+    shutil.rmtree(out)
+    return wall, dict(model_time), sum(1 for o in outcomes if o.status == "done")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--drafts", type=Path, default=REPO / "notes" / "drafts")
+    parser.add_argument("--configs", type=int, default=2, help="model configurations (temperatures) per draft")
+    parser.add_argument("--num-predict", type=int, default=192)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="batch-bench-"))
+    ws_root = tmp / "ws"
+    shutil.copytree(REPO / "notes", ws_root / "notes")
+    engines = [start_engine(tmp, "--threads", "1") for _ in range(2)]
+    urls = [url for _, url in engines]
+    try:
+        (ws_root / "scribe.toml").write_text(f'engine = "ollama"\nollama_host = "{urls[0]}"\n')
+        ws = open_workspace(ws_root, env={})
+        index = open_index(ws)
+        client = ModelClient(urls[0])
+        sync_index(ws, index, client)
+        retriever = lambda q, k: retrieve(index, client, q, k=k)  # noqa: E731
+        drafts = [load_draft(p, ws_root) for p in sorted((ws_root / "notes" / "drafts").glob("*.md"))]
+        specs = [parse_model_spec(f"gemma3:270m@temperature={0.2 + 0.3 * i},num_predict={args.num_predict}") for i in range(args.configs)]
+        items = [BatchItem(d, s) for d in drafts for s in specs]
+        for url in urls:  # load each model once so neither run pays the load
+            ModelClient(url).stream_chat("gemma3:270m", [{"role": "user", "content": "hi"}], options={"num_predict": 1})
+        one_wall, one_model, one_done = run_batch(urls[:1], ws_root, items, 1, retriever)
+        two_wall, two_model, two_done = run_batch(urls, ws_root, items, 2, retriever)
+    finally:
+        for proc, _ in engines:
+            stop_engine(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    rows = []
+    for label, wall, model, done in (("1 host", one_wall, one_model, one_done), ("2 hosts", two_wall, two_model, two_done)):
+        busiest = max(model.values()) if model else 0.0
+        rows.append((label, done, wall, done / wall * 60, busiest, (wall - busiest) / wall))
+    print(f"\nmachine: {machine()}")
+    print(f"batch: {len(items)} items (critique), {len(drafts)} drafts x {len(specs)} configs, num_predict {args.num_predict}, 1 llama.cpp thread per host\n")
+    print("| hosts | items done | wall s | items/min | busiest host model s | overhead |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, done, wall, rate, busiest, over in rows:
+        print(f"| {label} | {done} | {wall:.1f} | {rate:.2f} | {busiest:.1f} | {over * 100:.1f}% |")
+    speedup = rows[1][3] / rows[0][3]
+    print(f"\nthroughput 2 hosts / 1 host: {speedup:.2f}x (target >= 1.7x) -> {'PASS' if speedup >= 1.7 else 'MISS'}")
+    worst = max(rows[0][5], rows[1][5])
+    print(f"scheduling overhead (worst of the two runs): {worst * 100:.1f}% (target < 3%) -> {'PASS' if worst < 0.03 else 'MISS'}")
+
+
+if __name__ == "__main__":
+    main()
