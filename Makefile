@@ -12,10 +12,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[engine,dev]"
 	touch $(STAMP)
 
-# scribe's main job end to end on the embedded defaults (embedded engine, local stores).
+# scribe's main job end to end on the embedded defaults (embedded engine, local Chroma store):
+# index the sample notes, search them, then outline and critique a draft grounded in them.
+DEMO_ENV := SCRIBE_ENGINE=embedded
+DRAFT := notes/drafts/idempotency-in-payment-flows.md
 demo: $(STAMP)
-	SCRIBE_ENGINE=embedded $(BIN)/scribe doctor
-	SCRIBE_ENGINE=embedded $(BIN)/scribe ask "In two sentences: why do payment APIs need idempotency keys?" --seed 42 --num-predict 96
+	$(DEMO_ENV) $(BIN)/scribe doctor
+	$(DEMO_ENV) $(BIN)/scribe index
+	$(DEMO_ENV) $(BIN)/scribe search "retry charged the card twice" -k 3
+	$(DEMO_ENV) $(BIN)/scribe outline $(DRAFT) --model "gemma3:270m@seed=7,num_predict=200"
+	$(DEMO_ENV) $(BIN)/scribe critique $(DRAFT) --model "gemma3:270m@seed=7"
 	$(BIN)/scribe log -n 5
 
 test: $(STAMP)

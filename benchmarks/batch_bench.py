@@ -32,7 +32,7 @@ from scribe.models import ModelClient  # noqa: E402
 from scribe.prompts import get_template  # noqa: E402
 from scribe.retrieval import retrieve  # noqa: E402
 from scribe.runlog import RunLog  # noqa: E402
-from scribe.sync import sync_index  # noqa: E402
+from scribe.sync import SyncOptions, sync_notes  # noqa: E402
 from scribe.tasks import load_draft  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ def main() -> None:
         ws = open_workspace(ws_root, env={})
         index = open_index(ws)
         client = ModelClient(urls[0])
-        sync_index(ws, index, client)
+        sync_notes(index, [ws_root / "notes"], root=ws_root, client=client, options=SyncOptions(embed_model="gemma3:270m"))
         retriever = lambda q, k: retrieve(index, client, q, k=k)  # noqa: E731
         drafts = [load_draft(p, ws_root) for p in sorted((ws_root / "notes" / "drafts").glob("*.md"))]
         specs = [parse_model_spec(f"gemma3:270m@temperature={0.2 + 0.3 * i},num_predict={args.num_predict}") for i in range(args.configs)]
