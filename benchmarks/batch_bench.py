@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import start_engine, stop_engine  # noqa: E402
 
-from engine_bench import machine  # noqa: E402
+from machine import machine  # noqa: E402
 from scribe.batch import BatchItem, BatchRun, HostPool  # noqa: E402
 from scribe.config import open_workspace  # noqa: E402
 from scribe.index import open_index  # noqa: E402

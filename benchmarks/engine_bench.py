@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import ollama
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import start_engine, stop_engine  # noqa: E402
+from machine import machine  # noqa: E402
 
 from scribe.engine.catalog import Catalog  # noqa: E402
 from scribe.engine.runtime import Runtime  # noqa: E402
@@ -36,19 +36,6 @@ TOPICS = [
     "Reading a Postgres query plan", "Worker leases in a job scheduler", "Structured logs for latency debugging",
     "Local models for private writing", "Outbox tables and exactly-once myths", "N+1 queries in an ORM",
 ]
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
 
 
 def prompt_for(i: int) -> list[dict[str, str]]:

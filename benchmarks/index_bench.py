@@ -42,7 +42,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import platform
 import random
 import resource
 import shutil
@@ -61,6 +60,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from conftest import start_engine, stop_engine  # noqa: E402
+from machine import machine  # noqa: E402
 
 from scribe.config import open_workspace  # noqa: E402
 from scribe.index import open_index  # noqa: E402
@@ -105,19 +105,6 @@ def vocabulary() -> tuple[list[str], list[float]]:
 
 
 WORDS, CUMULATIVE = vocabulary()
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
 
 
 # --- corpora -------------------------------------------------------------------------------------

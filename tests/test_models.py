@@ -24,6 +24,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def settled(read, quiet_s: float = 0.5) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Engine counters once they stop changing."""
+    last = read()
+    while True:
+        time.sleep(quiet_s)
+        now = read()
+        if now == last:
+            return now
+        last = now
+
+
 def test_stream_chat_keeps_metrics_and_clocks_ttft(engine_url: str) -> None:
     pieces: list[str] = []
     result = ModelClient(engine_url).stream_chat(MODEL, MESSAGES, options=OPTIONS, on_token=pieces.append)
@@ -89,7 +100,7 @@ def test_cancel_keeps_partial_text_and_stops_the_engine(engine_url: str, engine_
         if len(seen) == 5:
             cancel.set()
 
-    before = engine_stats()
+    before = settled(engine_stats)
     result = ModelClient(engine_url).stream_chat(MODEL, MESSAGES, options={"num_predict": 3000}, on_token=on_token, cancel=cancel)
     time.sleep(1.0)
     after = engine_stats()
@@ -148,7 +159,7 @@ def test_async_task_cancellation_closes_the_stream(engine_url: str, engine_stats
         with pytest.raises(asyncio.CancelledError):
             await task
 
-    before = engine_stats()
+    before = settled(engine_stats)  # an earlier test's closed stream may still be counted
     asyncio.run(go())
     time.sleep(1.0)
     settled = engine_stats()

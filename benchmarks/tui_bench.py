@@ -1,0 +1,283 @@
+"""The TUI's responsiveness, measured from outside the way a person sees it: in a real terminal (tmux).
+
+1. Start time to first paint: from launching `run_tui` in a fresh tmux window until the draft's
+   text is on the screen (the first run is cold: imports not yet in the page cache).
+2. Key-to-screen latency: one key sent with `tmux send-keys` until the typed character is on the
+   screen (`tmux capture-pane`, polled), idle and while the model streams an outline into the
+   assistant panel. Keys alternate typing and backspace on an empty line of the draft.
+
+Targets (issue 5): key-to-screen p95 under 50 ms while a stream runs; start to first paint under 1 s.
+Keys are sent and the screen read through one tmux control-mode client (`tmux -C`), so a round trip
+costs tens of microseconds, not a process spawn; the screen is polled every millisecond.
+
+    .venv/bin/python benchmarks/tui_bench.py [--keys 60] [--starts 5] [--engine-url URL]
+
+Needs tmux (`apt-get install tmux`). Starts its own `scribe serve` unless --engine-url is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+DRAFT = REPO / "notes" / "drafts" / "idempotency-in-payment-flows.md"
+FIRST_PAINT_MARK = "Idempotency in payment flows"
+WIDTH, HEIGHT = 160, 45
+MARK = "@@@@"
+ALPHABET = "qzjxkvwyqzjxkvwyqzjxkvwy"  # 24 keys per line, then as many backspaces
+POLL_S = 0.001
+
+
+class Control:
+    """One tmux control-mode client: commands in, their output blocks out (no process per command)."""
+
+    def __init__(self, session: str) -> None:
+        self.session = session
+        self.proc = subprocess.Popen(["tmux", "-C", "attach", "-t", session, "-f", "no-output"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self._send("display-message -p SYNC")
+        while self._block() != ["SYNC"]:
+            pass
+
+    def _send(self, command: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def _block(self) -> list[str]:
+        assert self.proc.stdout is not None
+        out: list[str] = []
+        inside = False
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise EOFError("tmux control client closed")
+            if line.startswith("%begin"):
+                inside, out = True, []
+            elif inside and line.startswith(("%end", "%error")):
+                return out
+            elif inside:
+                out.append(line.rstrip("\n"))
+
+    def run(self, command: str) -> list[str]:
+        self._send(command)
+        return self._block()
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys -t " + self.session + " " + " ".join(_quote(k) for k in keys))
+
+    def capture(self) -> list[str]:
+        return self.run(f"capture-pane -p -t {self.session}")
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.terminate()
+
+
+def _quote(key: str) -> str:
+    return "'" + key.replace("'", "'\\''") + "'"
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import textual
+
+    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
+            f"Textual {textual.__version__}, tmux {tmux('-V').strip()}")
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+
+
+def wait_for(ctl: Control, test, timeout: float = 20.0) -> float:  # type: ignore[no-untyped-def]
+    """Poll the pane until `test(lines)` holds; the time it held."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        lines = ctl.capture()
+        now = time.perf_counter()
+        if test(lines):
+            return now
+        if now > deadline:
+            raise TimeoutError("\n".join(lines))
+        time.sleep(POLL_S)
+
+
+def launch(session: str, ws: Path, draft: Path) -> float:
+    code = f"from pathlib import Path; from scribe.tui import run_tui; run_tui(Path({str(ws)!r}), Path({str(draft)!r}))"
+    started = time.perf_counter()
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(WIDTH), "-y", str(HEIGHT),
+                    f"{sys.executable} -c {code!r}"], check=True,
+                   env={**os.environ, "TERM": "xterm-256color"})
+    return started
+
+
+def quit_app(session: str) -> None:
+    tmux("send-keys", "-t", session, "C-q")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and session in tmux("ls"):
+        time.sleep(0.05)
+    tmux("kill-session", "-t", session)
+
+
+def first_paint(ws: Path, draft: Path, runs: int) -> list[float]:
+    times = []
+    for i in range(runs):
+        session = f"scribe-bench-start-{os.getpid()}-{i}"
+        started = launch(session, ws, draft)
+        ctl = Control(session)
+        try:
+            seen = wait_for(ctl, lambda lines: any(FIRST_PAINT_MARK in line for line in lines), 30)
+        finally:
+            ctl.close()
+            quit_app(session)
+        times.append(seen - started)
+    return times
+
+
+def find_mark(lines: list[str]) -> tuple[int, int] | None:
+    for row, line in enumerate(lines):
+        col = line.find(MARK)
+        if col >= 0:
+            return row, col + len(MARK)
+    return None
+
+
+def key_latencies(ctl: Control, keys: int) -> list[float]:
+    """Type (and then delete) characters after MARK; time each until the screen shows it."""
+    wait_for(ctl, lambda lines: find_mark(lines) is not None)
+    row, col = find_mark(ctl.capture())  # type: ignore[misc]
+    typed = ""
+    samples = []
+    while len(samples) < keys:
+        adding = len(typed) < len(ALPHABET) and (not typed or len(samples) // len(ALPHABET) % 2 == 0)
+        if adding:
+            nxt = typed + ALPHABET[len(typed)]
+            key = ["-l", ALPHABET[len(typed)]]
+        else:
+            nxt = typed[:-1]
+            key = ["BSpace"]
+        expect = MARK + nxt + " "
+
+        def shown(lines: list[str], expect: str = expect) -> bool:
+            line = lines[row] if row < len(lines) else ""
+            return (line + " ")[col - len(MARK) : col + len(nxt) + 1] == expect
+
+        started = time.perf_counter()
+        ctl.keys(*key)
+        samples.append(wait_for(ctl, shown, 5) - started)
+        typed = nxt
+        time.sleep(0.03)  # a fast typist: ~30 keys/s
+    if typed:  # leave the line as found (not timed)
+        ctl.keys(*["BSpace"] * len(typed))
+        wait_for(ctl, lambda lines: (lines[row] + " ")[col - len(MARK) : col + 1] == MARK + " ", 5)
+    return samples
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keys", type=int, default=60)
+    parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--engine-url", default=None)
+    args = parser.parse_args()
+    if shutil.which("tmux") is None:
+        sys.exit("tmux is needed: apt-get install tmux")
+
+    tmp = Path(tempfile.mkdtemp(prefix="scribe-tui-bench-"))
+    sessions: list[str] = []
+    engine = None
+    url = args.engine_url
+    if url is None:
+        from conftest import start_engine
+
+        engine, url = start_engine(tmp)
+    try:
+        ws = tmp / "ws"
+        (ws / "notes" / "drafts").mkdir(parents=True)
+        draft = ws / "notes" / "drafts" / DRAFT.name
+        text = DRAFT.read_text(encoding="utf-8").replace(f"# {FIRST_PAINT_MARK}\n", f"# {FIRST_PAINT_MARK}\n\n{MARK}\n", 1)
+        draft.write_text(text, encoding="utf-8")
+        (ws / "scribe.toml").write_text(f'engine = "ollama"\nollama_host = "{url}"\n')
+        (ws / ".scribe").mkdir()
+        # a long outline, so the stream outlasts the measurement
+        (ws / ".scribe" / "tui.json").write_text(json.dumps({"task_options": {"num_predict": 3000, "seed": 1}}))
+
+        starts = first_paint(ws, draft, args.starts)
+
+        session = f"scribe-bench-keys-{os.getpid()}"
+        sessions.append(session)
+        launch(session, ws, draft)
+        ctl = Control(session)
+        wait_for(ctl, lambda lines: any(MARK in line for line in lines), 30)
+        time.sleep(1.0)
+        # put the cursor after the mark: down from the title line to the MARK line, then End
+        ctl.keys("Down", "Down", "End")
+        time.sleep(0.3)
+        idle = key_latencies(ctl, args.keys // 2)
+        ctl.keys("F2")
+        wait_for(ctl, lambda lines: any("streaming" in line for line in lines), 120)
+        time.sleep(0.5)
+        busy = key_latencies(ctl, args.keys)
+        screen = ctl.capture()
+        still = any("streaming" in line for line in screen)
+        rate = next((line.split("·")[2].strip() for line in screen if "streaming" in line and "TTFT" in line), "?")
+        ctl.keys("Escape")
+        time.sleep(0.5)
+        ctl.close()
+        quit_app(session)
+    finally:
+        for name in sessions:
+            tmux("kill-session", "-t", name)
+        if engine is not None:
+            from conftest import stop_engine
+
+            stop_engine(engine)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    ms = 1000.0
+    rows = [
+        ("start to first paint, cold (1st run)", [starts[0]], 1.0),
+        (f"start to first paint, warm ({len(starts) - 1} runs)", starts[1:] or starts, 1.0),
+        (f"key-to-screen, idle ({len(idle)} keys)", idle, None),
+        (f"key-to-screen, while streaming ({len(busy)} keys)", busy, 0.050),
+    ]
+    print(f"machine: {machine()}")
+    print(f"stream during the busy keys: {'still running at the end' if still else 'ENDED EARLY'}, {rate}")
+    print()
+    print(f"| {'measure':<46} | {'p50':>8} | {'p95':>8} | {'max':>8} | {'target':>9} | ok  |")
+    print(f"| {'-' * 46} | {'-' * 8} | {'-' * 8} | {'-' * 8} | {'-' * 9} | --- |")
+    for name, values, target in rows:
+        p50, p95, top = statistics.median(values), pct(values, 0.95), max(values)
+        check = "" if target is None else ("yes" if (p95 if "key" in name else top) < target else "NO")
+        tgt = "" if target is None else (f"p95<{target * ms:.0f}ms" if "key" in name else f"<{target * ms:.0f}ms")
+        print(f"| {name:<46} | {p50 * ms:>6.1f}ms | {p95 * ms:>6.1f}ms | {top * ms:>6.1f}ms | {tgt:>9} | {check:<3} |")
+
+
+if __name__ == "__main__":
+    main()
