@@ -161,8 +161,6 @@ def test_async_task_cancellation_closes_the_stream(engine_url: str, engine_stats
 
     before = settled(engine_stats)  # an earlier test's closed stream may still be counted
     asyncio.run(go())
-    time.sleep(1.0)
-    settled = engine_stats()
-    time.sleep(0.5)
-    assert engine_stats()["tokens_generated"] == settled["tokens_generated"]
-    assert settled["cancelled_streams"] == before["cancelled_streams"] + 1
+    after = settled(engine_stats)
+    assert after["cancelled_streams"] == before["cancelled_streams"] + 1
+    assert after["tokens_generated"] - before["tokens_generated"] < 300

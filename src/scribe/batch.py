@@ -167,9 +167,10 @@ class BatchRun:
     def _write(self, item: BatchItem, outcome: ItemOutcome) -> None:
         path = item.out_path(self.out_dir)
         record = {
+            **outcome.result,
             "draft": item.draft.rel_path, "draft_hash": item.draft_hash, "model": item.spec.label,
             "prompt": self.template.name, "prompt_version": self.template.version, "status": "ok",
-            "host": outcome.host, **outcome.result,
+            "host": outcome.host,
         }
         atomic_write(path, json.dumps(record, indent=2))
         atomic_write(path.with_suffix(".md"), f"# {item.draft.title} — {item.spec.label}\n\n{outcome.result['output']}")
