@@ -27,8 +27,23 @@ def test_help_lists_commands_without_heavy_imports(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, check=True).stdout
     assert "LOADED []" in out
-    for command in ("serve", "ask", "log", "models", "doctor"):
+    for command in ("serve", "ask", "log", "models", "doctor", "tui"):
         assert command in out
+
+
+def test_no_arguments_without_a_terminal_prints_help_instead_of_the_app(tmp_path: Path) -> None:
+    result = run_scribe(cwd=tmp_path)
+    assert result.returncode == 0
+    assert "Usage:" in result.stdout and "tui" in result.stdout
+
+
+def test_tui_on_a_missing_workspace_or_draft_is_one_line(tmp_path: Path) -> None:
+    missing_ws = run_scribe("tui", str(tmp_path / "nope"), cwd=tmp_path)
+    assert missing_ws.returncode == 1
+    assert missing_ws.stderr.strip().count("\n") == 0 and "does not exist" in missing_ws.stderr
+    missing_draft = run_scribe("tui", str(tmp_path), "--draft", "gone.md", cwd=tmp_path)
+    assert missing_draft.returncode == 1
+    assert "gone.md: no such draft" in missing_draft.stderr
 
 
 def test_ask_streams_logs_and_log_shows_it(workspace: Path) -> None:

@@ -25,7 +25,7 @@ app = typer.Typer(
         "scribe uses Ollama when it runs (OLLAMA_HOST) and otherwise starts its own "
         "Ollama-compatible engine in the background."
     ),
-    no_args_is_help=True,
+    invoke_without_command=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -52,6 +52,7 @@ def _stderr(message: str) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     workspace: WorkspaceOpt = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     version: Annotated[bool, typer.Option("--version", help="Print scribe's version and exit.")] = False,
@@ -63,6 +64,30 @@ def root(
         raise typer.Exit()
     _state["workspace"] = workspace
     _state["debug"] = debug
+    if ctx.invoked_subcommand is None:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            # The app needs a terminal; in a pipe or script the help is the useful answer.
+            print(ctx.get_help())
+            raise typer.Exit()
+        from scribe.tui import run_tui
+
+        run_tui(workspace)
+
+
+@app.command()
+def tui(
+    workspace_dir: Annotated[Optional[Path], typer.Argument(metavar="WORKSPACE", help="Workspace folder (default: as for --workspace).", show_default=False)] = None,
+    draft: Annotated[Optional[Path], typer.Option("--draft", "-d", help="Open this draft first.", show_default=False)] = None,
+) -> None:
+    """Open the drafting app (the same as `scribe` with no arguments).
+
+    Keys: **F2** outline, **F3** critique, **F4** expand, **F5** other tasks, **F6** compare two
+    models blind, **F7** pick the model, **Esc** cancels a stream, **ctrl+p** command palette,
+    **F1** all keys. Drafts autosave a few seconds after you stop typing.
+    """
+    from scribe.tui import run_tui
+
+    run_tui(workspace_dir or _state["workspace"], draft)
 
 
 def _workspace():  # type: ignore[no-untyped-def]

@@ -1,0 +1,23 @@
+"""The drafting TUI. Textual is imported only when the app runs, so the CLI stays fast.
+
+`run_tui(workspace, draft)` is what `scribe` (no arguments) and `scribe tui [WORKSPACE]` call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def run_tui(workspace: Path | None, draft: Path | None = None) -> None:
+    """Open the app on `workspace` (default: found from the current folder), optionally on `draft`."""
+    from scribe.config import open_workspace
+    from scribe.errors import ScribeError
+
+    ws = open_workspace(workspace)
+    if draft is not None:
+        draft = draft if draft.is_absolute() else (Path.cwd() / draft)
+        if not draft.is_file():
+            raise ScribeError(f"{draft}: no such draft; give the path of a markdown file, or leave it out")
+    from scribe.tui.app import ScribeApp
+
+    ScribeApp(ws, draft, handle_signals=True).run()

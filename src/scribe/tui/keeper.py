@@ -1,0 +1,215 @@
+"""Never lose a word: the open draft's autosave, conflict checks, and the questions before anything
+unsaved could be dropped. The app owns the widgets; `DraftKeeper` decides when to write and when to ask.
+
+- Edits are written atomically a few seconds after typing stops, on switching files, and on exit.
+- A file changed on disk since it was read is never overwritten silently: the author chooses to
+  keep theirs (the disk version goes to a `.bak`), take the disk version (theirs goes to a
+  `.mine.bak`, and one undo brings it back), or decide later (autosave then waits).
+- If the editor holds no unsaved edits, a change on disk is simply reloaded.
+- When no one can answer (SIGTERM, SIGHUP, the app closing by other means), a conflicting text is
+  written beside the file instead of over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+
+from scribe.errors import ScribeError
+from scribe.tui.documents import DraftFile, FileConflict
+from scribe.tui.screens.dialogs import confirm_screen, conflict_screen
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
+
+    from scribe.tui.app import ScribeApp
+
+Then = Callable[[], object]
+
+
+class DraftKeeper:
+    def __init__(self, app: ScribeApp, *, on_saved: Callable[[], None] = lambda: None) -> None:
+        self.app = app
+        self.on_saved = on_saved
+        self.file: DraftFile | None = None
+        self.dirty = False
+        self.asking = False  # a save question is on screen
+        self.conflict_later = False  # the author put off a conflict: autosave waits
+        self._kept_aside: str | None = None  # text last written beside the file on the way out
+        self._timer: Timer | None = None
+
+    @property
+    def text(self) -> str:
+        return self.app.editor.text
+
+    # --- the file in the editor ------------------------------------------------------------------
+
+    def opened(self, file: DraftFile) -> None:
+        self.file = file
+        self.dirty = False
+        self.conflict_later = False
+        self.show_status()
+
+    def show_status(self) -> None:
+        status = self.app.status
+        if self.file is None:
+            status.set_file("no file")
+            return
+        name = self.app.rel(self.file.path)
+        if self.conflict_later:
+            mark = Text(" ● changed on disk — ctrl+s decides", "bold red")
+        elif self.dirty:
+            mark = Text(" ● unsaved", "yellow")
+        else:
+            mark = Text(" saved", "green")
+        status.set_file(Text(name) + mark)
+
+    def edited(self, delay: float) -> None:
+        """The editor changed: mark it unsaved and (re)start the autosave countdown."""
+        if self.file is None:
+            return
+        if not self.dirty:
+            if self.text == self.file.saved_text:
+                return  # a load, or an edit undone back to the saved text
+            self.dirty = True
+            self.show_status()
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.app.set_timer(delay, self._autosave)
+
+    def _autosave(self) -> None:
+        self._timer = None
+        if self.asking or self.conflict_later:
+            return
+        self.save(None)
+
+    # --- saving, and asking ----------------------------------------------------------------------
+
+    def save(self, then: Then | None, *, quitting: bool = False) -> None:
+        """Save now; on a conflict ask; on a write error ask before going on to `then`."""
+        if self.file is None:
+            if then:
+                then()
+            return
+        try:
+            self.file.save(self.text)
+        except FileConflict:
+            self.ask_conflict(then, quitting=quitting)
+            return
+        except ScribeError as exc:
+            self.app.notify(f"{exc}", severity="error", title="Not saved", timeout=10)
+            if then is not None:
+                self._ask_discard(then, str(exc))
+            return
+        self.dirty = self.text != self.file.saved_text
+        self.show_status()
+        self.on_saved()
+        if then:
+            then()
+
+    def ensure_saved(self, then: Then, *, quitting: bool = False) -> None:
+        """Run `then` once the draft is safe: saved, resolved, or knowingly let go."""
+        if self.asking:
+            return
+        if self.conflict_later and self.file is not None and self.text != self.file.saved_text:
+            self.ask_conflict(then, quitting=quitting)
+            return
+        self.save(then, quitting=quitting)
+
+    def save_now(self) -> None:
+        """ctrl+s: save, or settle a conflict that was put off."""
+        if self.file is None:
+            self.app.notify("no file open; ctrl+n starts a new draft", severity="warning")
+            return
+        if self.conflict_later:
+            self.conflict_later = False
+            self.ask_conflict(None)
+            return
+        self.save(None)
+        if not self.dirty:
+            self.app.notify(f"saved {self.file.path.name}", timeout=2)
+
+    def ask_conflict(self, then: Then | None, *, quitting: bool = False) -> None:
+        assert self.file is not None
+        if self.asking:
+            return
+        self.asking = True
+        file = self.file
+        editor = self.app.editor
+
+        def decided(choice: str | None) -> None:
+            self.asking = False
+            if self.file is not file:
+                return
+            try:
+                if choice == "mine":
+                    file.save(editor.text, force=True)
+                    self.app.notify(f"saved {file.path.name}; the version from disk is kept as a .bak beside it", title="Saved")
+                elif choice == "theirs":
+                    theirs, side = file.reload(keep_mine=editor.text)
+                    snap = editor.snapshot()
+                    editor.replace_offsets(snap, theirs.replace("\r\n", "\n"), 0, len(snap.text))  # one undo: yours again
+                    file.saved_text = editor.text
+                    where = f"; yours is in {side.name}" if side else ""
+                    self.app.notify(f"loaded {file.path.name} from disk{where} (ctrl+z brings yours back)", title="Reloaded")
+                else:
+                    self.conflict_later = True
+                    self.show_status()
+                    return
+            except ScribeError as exc:
+                self.app.notify(str(exc), severity="error", title="Not saved")
+                return
+            self.conflict_later = False
+            self.dirty = editor.text != file.saved_text
+            self.show_status()
+            if then is not None:
+                then()
+
+        self.app.push_screen(conflict_screen(file.path.name, quitting=quitting or then is not None), decided)
+
+    def _ask_discard(self, then: Then, reason: str) -> None:
+        self.asking = True
+
+        def decided(choice: str | None) -> None:
+            self.asking = False
+            if choice == "yes":
+                then()
+
+        self.app.push_screen(
+            confirm_screen("Unsaved changes", f"Your changes could not be saved:\n{reason}\n\nGo on and lose them?", "Lose them"),
+            decided,
+        )
+
+    def check_disk(self) -> None:
+        """A file changed on disk while the editor holds no unsaved edits is simply reloaded."""
+        file = self.file
+        if file is None or self.asking or not file.disk_changed():
+            return
+        if self.text == file.saved_text:
+            try:
+                theirs, _ = file.reload()
+            except (OSError, ScribeError) as exc:
+                self.app.notify(f"{file.path.name} changed on disk and cannot be read ({exc})", severity="warning")
+                return
+            self.app.editor.load_text(theirs)
+            self.dirty = False
+            self.show_status()
+            self.app.notify(f"{file.path.name} changed on disk; reloaded it", title="Reloaded")
+
+    def last_save(self, text: str | None) -> None:
+        """Save without asking (no one is there to answer): on a conflict ours goes beside the file."""
+        file = self.file
+        if file is None or text is None or text in (file.saved_text, self._kept_aside):
+            return
+        try:
+            file.save(text)
+        except FileConflict:
+            try:
+                file.write_aside(text)
+                self._kept_aside = text
+            except ScribeError:
+                pass
+        except ScribeError:
+            pass

@@ -1,0 +1,1 @@
+"""The TUI's screens: help, compare, dialogs, note viewer."""

@@ -1,0 +1,101 @@
+"""The core as the TUI uses it: one model client, one run log, the templates, the index link.
+
+No logic of its own beyond wiring and laziness: connecting may start the embedded engine (seconds),
+so it happens in a worker on first need, never while the app paints. Safe to call from worker threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from scribe.config import Workspace
+from scribe.tui.index_link import IndexLink, WorkspaceIndex
+
+if TYPE_CHECKING:
+    from scribe.models import ModelClient, ModelInfo
+    from scribe.prompts import PromptTemplate
+    from scribe.runlog import RunLog
+    from scribe.tasks import PreparedCall, TaskInput, TaskResult
+
+BUILTIN_TASKS = ("outline", "critique", "expand")
+INTERNAL_PREFIX = "judge-"
+
+
+class Services:
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        host: str | None = None,
+        index: IndexLink | Callable[[Services], IndexLink] | None = None,
+        say: Callable[[str], None] = lambda line: None,
+    ) -> None:
+        self.workspace = workspace
+        self.say = say
+        self._host = host
+        self._client: ModelClient | None = None
+        self._runlog: RunLog | None = None
+        self._lock = threading.Lock()
+        if index is None:
+            self.index: IndexLink = WorkspaceIndex(workspace, self.client)
+        elif callable(index) and not hasattr(index, "status"):
+            self.index = index(self)
+        else:
+            self.index = index  # type: ignore[assignment]
+
+    # connections
+    def client(self) -> ModelClient:
+        """The model client, resolving (and if need be starting) the model server on first use."""
+        from scribe.connect import resolve_host
+        from scribe.models import ModelClient
+
+        with self._lock:
+            if self._client is None:
+                host = resolve_host(self.workspace, host=self._host, say=self.say)
+                self._client = ModelClient(host)
+            return self._client
+
+    def runlog(self) -> RunLog:
+        from scribe.runlog import RunLog
+
+        with self._lock:
+            if self._runlog is None:
+                self.workspace.ensure_state_dir()
+                self._runlog = RunLog(self.workspace.runlog_path)
+            return self._runlog
+
+    def close(self) -> None:
+        with self._lock:
+            if self._runlog is not None:
+                self._runlog.close()
+                self._runlog = None
+
+    def list_models(self) -> list[ModelInfo]:
+        return self.client().list_models()
+
+    # tasks
+    def templates(self) -> dict[str, PromptTemplate]:
+        """The user's tasks (builtin and custom), read fresh so a new prompts/*.md shows up at once."""
+        from scribe.prompts import find_templates
+
+        found = find_templates(self.workspace.root)
+        return {name: t for name, t in found.items() if not name.startswith(INTERNAL_PREFIX)}
+
+    def template(self, name: str) -> PromptTemplate:
+        from scribe.prompts import get_template
+
+        return get_template(name, self.workspace.root)
+
+    def prepare(self, template: PromptTemplate, inp: TaskInput, options: dict[str, Any] | None = None) -> PreparedCall:
+        from scribe.tasks import prepare
+
+        return prepare(template, inp, self.index.retriever(), options=options)
+
+    def execute(self, prepared: PreparedCall, *, model: str, on_token: Callable[[str], None] | None = None,
+                cancel: threading.Event | None = None, meta: dict[str, Any] | None = None) -> TaskResult:
+        from scribe.tasks import execute
+
+        return execute(prepared, self.client(), self.runlog(), model=model, on_token=on_token, cancel=cancel,
+                       meta={"via": "tui", **(meta or {})})

@@ -1,0 +1,1 @@
+"""The TUI's widgets: editor, notes tree, assistant panel, status bar."""
