@@ -15,7 +15,7 @@ def test_defaults_without_a_file(tmp_path: Path) -> None:
     assert settings.engine == "auto"
     assert settings.model == "gemma3:270m" and settings.embed_model == "gemma3:270m"
     assert settings.ollama_host == "http://127.0.0.1:11434"
-    assert settings.index.notes == ["notes"] and settings.index.embed_batch_size == 64
+    assert settings.index.notes == ["notes"] and settings.index.embed_batch_size == 16
 
 
 def test_file_then_environment(tmp_path: Path) -> None:

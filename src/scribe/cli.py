@@ -303,7 +303,7 @@ def doctor(as_json: JsonOpt = False, host: HostOpt = None, engine: EngineOpt = N
 def index_notes(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Note folders or files (default: the notes folders in scribe.toml, [index] notes).", show_default=False)] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Delete the index and build it again from the notes (the notes are never touched).")] = False,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Chunks per embedding request (default from scribe.toml, else 64).", show_default=False)] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Chunks per embedding request (default from scribe.toml, else 16).", show_default=False)] = None,
     chroma_url: Annotated[Optional[str], typer.Option("--chroma-url", help="Use the Chroma server at http://HOST:PORT instead of the local store (or SCRIBE_CHROMA_URL).", show_default=False)] = None,
     as_json: JsonOpt = False,
     host: HostOpt = None,

@@ -29,7 +29,7 @@ class IndexSettings(BaseModel):
 
     notes: list[str] = Field(default_factory=lambda: ["notes"])
     chroma_url: str | None = None
-    embed_batch_size: int = Field(default=64, ge=1, le=4096)
+    embed_batch_size: int = Field(default=16, ge=1, le=4096)
     chunk_tokens: int = Field(default=350, ge=32, le=8192)
 
 

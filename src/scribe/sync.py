@@ -55,7 +55,7 @@ class LazyEmbedClient:
 @dataclass(frozen=True)
 class SyncOptions:
     embed_model: str
-    batch_size: int = 64
+    batch_size: int = 16
     chunk_tokens: int = 350
     rebuild: bool = False
 
