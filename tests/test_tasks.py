@@ -16,7 +16,7 @@ from scribe.index import open_index
 from scribe.modelspec import parse_model_spec
 from scribe.models import ModelClient
 from scribe.prompts import get_template
-from scribe.retrieval import retrieve
+from scribe.retrieval import SharedRetrieval
 from scribe.runlog import RunLog
 from scribe.sync import SyncOptions, sync_notes
 from scribe.tasks import TaskInput, apply_expansion, execute, load_draft, prepare
@@ -33,9 +33,10 @@ class Session:
         self.client = ModelClient(host)
         self.index = open_index(open_workspace(root, env={}))
         self.runlog = RunLog(root / ".scribe" / "runs.sqlite")
+        self.retrieval = SharedRetrieval(self.index)
 
     def retriever(self, query: str, k: int):  # type: ignore[no-untyped-def]
-        return retrieve(self.index, self.client, query, k=k)
+        return self.retrieval.search(self.client, query, k)
 
     def run(self, task: str, options: dict | None = None, **inp):  # type: ignore[no-untyped-def]
         draft = load_draft(self.root / DRAFT, self.root) if "topic" not in inp else None
@@ -204,12 +205,12 @@ def test_batch_survives_a_host_killed_mid_run_and_resumes(indexed_workspace: Pat
         session = Session(root, url_a)
         try:
             template = get_template("critique", root)
-            first = BatchRun(template, HostPool([url_a, url_b]), session.runlog, out, retrieve=session.retriever, jobs=2, on_item=on_item)
+            first = BatchRun(template, HostPool([url_a, url_b]), session.runlog, out, retrieve_with=session.retrieval.using, jobs=2, on_item=on_item)
             outcomes = first.run(items)
             assert sorted(o.status for o in outcomes) == ["done"] * 6, [(o.status, o.error) for o in outcomes]
             assert {o.host for o in outcomes} <= {url_a, url_b}
             assert len(list(out.glob("*.json"))) == 6
-            second = BatchRun(template, HostPool([url_a]), session.runlog, out, retrieve=session.retriever, jobs=2).run(items)
+            second = BatchRun(template, HostPool([url_a]), session.runlog, out, retrieve_with=session.retrieval.using, jobs=2).run(items)
             assert [o.status for o in second] == ["skipped"] * 6
         finally:
             session.close()
@@ -218,10 +219,12 @@ def test_batch_survives_a_host_killed_mid_run_and_resumes(indexed_workspace: Pat
             stop_engine(proc)
 
 
-def test_cli_batch_two_models_summary_and_failures(indexed_workspace: Path, engine_url: str) -> None:
+def test_cli_batch_two_models_summary_and_failures(indexed_workspace: Path, engine_url: str, engine_stats) -> None:  # type: ignore[no-untyped-def]
     drafts = sorted(str(p.relative_to(indexed_workspace)) for p in (indexed_workspace / "notes" / "drafts").glob("*.md"))[:2]
     args = ["critique", *drafts, "-m", "gemma3:270m@num_predict=64", "-m", "absent:1b", "--out", "crit/", "--json", "-k", "2"]
+    embeds_before = engine_stats()["embed_requests"]
     run = run_scribe(*args, cwd=indexed_workspace)
+    assert engine_stats()["embed_requests"] - embeds_before == 2  # one retrieval per draft, shared by both models
     assert run.returncode == 1 and "absent:1b" in run.stderr and "2 of 4 items failed" in run.stderr
     data = json.loads(run.stdout)
     assert sorted(i["status"] for i in data["items"]) == ["done", "done", "failed", "failed"]

@@ -4,6 +4,10 @@ Each result is written to its own file as soon as it finishes, keyed by the draf
 configuration and the prompt version, so a second run skips what is done and Ctrl-C loses nothing
 that finished. A request goes to the least-busy healthy host; a host that fails is marked down and
 the item is retried on another.
+
+An item's retrieval runs on the host it was given, after the host is acquired, so embedding the
+query is part of that host's work (never a queue in front of one host) and model configurations of
+one draft share one retrieval.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +28,8 @@ from scribe.modelspec import ModelSpec
 from scribe.models import ModelClient
 from scribe.prompts import PromptTemplate
 from scribe.runlog import RunLog
-from scribe.tasks import Draft, PreparedCall, TaskInput, TaskResult, execute, prepare
+from scribe.grounding import Hit
+from scribe.tasks import Draft, PreparedCall, Retriever, TaskInput, TaskResult, execute, prepare
 
 
 @dataclass
@@ -105,31 +111,45 @@ class BatchRun:
         runlog: RunLog,
         out_dir: Path,
         *,
-        retrieve: Callable[[str, int], Any] | None,
+        retrieve_with: Callable[[ModelClient], Retriever] | None,
         jobs: int = 2,
         force: bool = False,
         on_item: Callable[[ItemOutcome], None] = lambda _: None,
     ) -> None:
         self.template, self.pool, self.runlog, self.out_dir = template, pool, runlog, out_dir
-        self.retrieve, self.jobs, self.force, self.on_item = retrieve, max(1, jobs), force, on_item
+        self.retrieve_with, self.jobs, self.force, self.on_item = retrieve_with, max(1, jobs), force, on_item
         self.cancel = threading.Event()
         self.interrupted = False
         self._prepared: dict[tuple[str, str], PreparedCall] = {}
-        self._prep_lock = threading.Lock()
+        self._hits: dict[tuple[str, str, int], Sequence[Hit]] = {}
+        self._draft_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_lock = threading.Lock()
 
-    def _prepare(self, item: BatchItem) -> PreparedCall:
-        """Retrieval and rendering, once per draft and model configuration."""
-        key = (item.draft.rel_path or item.draft.title, item.spec.label)
-        with self._prep_lock:
+    def _prepare(self, item: BatchItem, client: ModelClient) -> PreparedCall:
+        """Retrieval (once per draft, embedding on `client`) and rendering (once per configuration).
+        Only items of the same draft wait for each other here."""
+        draft_key = item.draft.rel_path or item.draft.title
+        with self._locks_lock:
+            lock = self._draft_locks[draft_key]
+        with lock:
+            key = (draft_key, item.spec.label)
             if key not in self._prepared:
+                retriever = None
+                if self.retrieve_with is not None:
+                    search = self.retrieve_with(client)
+
+                    def retriever(query: str, k: int) -> Sequence[Hit]:
+                        if (draft_key, query, k) not in self._hits:
+                            self._hits[(draft_key, query, k)] = search(query, k)
+                        return self._hits[(draft_key, query, k)]
+
                 inp = TaskInput(task=self.template.name, draft=item.draft)
-                self._prepared[key] = prepare(self.template, inp, self.retrieve, options=item.spec.options)
+                self._prepared[key] = prepare(self.template, inp, retriever, options=item.spec.options)
             return self._prepared[key]
 
     def _run_one(self, item: BatchItem) -> ItemOutcome:
         outcome = ItemOutcome(item, "failed")
         tried: set[str] = set()
-        prepared = self._prepare(item)
         while not self.cancel.is_set():
             host = self.pool.acquire(tried)
             if host is None:
@@ -138,6 +158,7 @@ class BatchRun:
             tried.add(host)
             outcome.host, outcome.attempts = host, outcome.attempts + 1
             try:
+                prepared = self._prepare(item, self.pool.clients[host])
                 result: TaskResult = execute(
                     prepared, self.pool.clients[host], self.runlog, model=item.spec.name,
                     options=item.spec.options, meta={"batch": True, "model_spec": item.spec.label},

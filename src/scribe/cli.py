@@ -395,19 +395,19 @@ SourcesOpt = Annotated[int, typer.Option("-k", "--sources", min=0, help="Most no
 
 @contextmanager
 def _task_session(ws: Any, host: str | None, engine: str | None, k: int) -> Iterator[tuple[Any, Any, Any]]:
-    """A model client, the run log and a retriever over the notes index (None without an index)."""
+    """A model client, the run log and retrieval over the notes index (None without an index)."""
     from scribe.index import open_index
-    from scribe.retrieval import retrieve
+    from scribe.retrieval import SharedRetrieval
     from scribe.runlog import RunLog
 
     client = _client(ws, host, engine)
     with open_index(ws) as index, RunLog(ws.ensure_state_dir() / "runs.sqlite") as runlog:
-        retriever = None
+        retrieval = None
         if k > 0 and index.exists():
-            retriever = lambda query, n: retrieve(index, client, query, k=n)  # noqa: E731
+            retrieval = SharedRetrieval(index)
         elif k > 0:
             _stderr("[yellow]note:[/yellow] no notes index yet, so no sources; build it with: scribe index")
-        yield client, runlog, retriever
+        yield client, runlog, retrieval
 
 
 def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, section: str | None = None,
@@ -428,8 +428,8 @@ def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, s
     echo = None
     if not as_json:
         echo = (lambda p: print(p, end="", flush=True, file=sys.stderr)) if streaming_json else (lambda p: print(p, end="", flush=True))
-    with _task_session(ws, host, engine, k) as (client, runlog, retriever):
-        prepared = prepare(template, inp, retriever, options=spec.options)
+    with _task_session(ws, host, engine, k) as (client, runlog, retrieval):
+        prepared = prepare(template, inp, retrieval.using(client) if retrieval else None, options=spec.options)
         result = execute(prepared, client, runlog, model=spec.name, on_token=echo)
     if as_json:
         _print_json(result.to_dict())
@@ -542,12 +542,12 @@ def _critique_batch(drafts: list[Path], *, model: list[str] | None, k: int, as_j
     items = [BatchItem(d, s) for d in loaded for s in specs]
     template = get_template("critique", ws.root)
     console = Console(stderr=True, highlight=False)
-    with _task_session(ws, (hosts or [None])[0], engine, k) as (client, runlog, retriever):
+    with _task_session(ws, (hosts or [None])[0], engine, k) as (client, runlog, retrieval):
         pool = HostPool(hosts or [client.host])
         columns = (TextColumn("critique"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
             task = bar.add_task("batch", total=len(items))
-            run = BatchRun(template, pool, runlog, out, retrieve=retriever, jobs=jobs, force=force,
+            run = BatchRun(template, pool, runlog, out, retrieve_with=retrieval.using if retrieval else None, jobs=jobs, force=force,
                            on_item=lambda _: bar.advance(task))
             outcomes = run.run(items)
     summary = write_summary(out, outcomes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal, Protocol
@@ -120,6 +121,29 @@ def retrieve(
         )
         for rank, (chunk_id, score) in enumerate(chosen, start=1)
     ]
+
+
+class SharedRetrieval:
+    """One index searched by several threads (a batch over several model hosts).
+
+    The query is embedded without holding the lock, on the model client the caller passes, so the
+    embedding lands on the host that then generates for the same item and no worker waits behind
+    another's embedding; only the index reads, a few milliseconds, are serialized.
+    """
+
+    def __init__(self, index: NotesIndex) -> None:
+        self.index = index
+        self._lock = threading.Lock()
+
+    def search(self, client: QueryEmbedder, query: str, k: int) -> list[Source]:
+        with self._lock:
+            model, _ = self.index.vectors.embedding_model()
+        vector = client.embed(model, [query])[0] if model is not None and query.strip() and k > 0 else None
+        with self._lock:
+            return retrieve(self.index, client, query, k=k, query_vector=vector)
+
+    def using(self, client: QueryEmbedder) -> Callable[[str, int], list[Source]]:
+        return lambda query, k: self.search(client, query, k)
 
 
 def _vector_hits(

@@ -125,6 +125,8 @@ class Runtime:
         self.stats: dict[str, int] = {
             "chat_requests": 0, "generate_requests": 0, "embed_requests": 0, "embed_inputs": 0,
             "tokens_generated": 0, "cancelled_streams": 0, "loads": 0, "unloads": 0,
+            # nanoseconds spent loading, generating or embedding: a host's model time, for batch_bench
+            "busy_ns": 0,
         }
 
     def count(self, key: str, n: int = 1) -> None:
@@ -303,6 +305,7 @@ class Runtime:
                 yield from self._decode(llm, prompt, opts, grammar, load_ns)
             finally:
                 self._touch(entry.name, keep)
+                self.count("busy_ns", time.perf_counter_ns() - load_started)
 
     def _decode(self, llm: Any, prompt: list[int], opts: SamplingOptions, grammar: Any, load_ns: int) -> Iterator[str | Done]:
         llm.set_seed(opts.seed if opts.seed is not None else random.randint(0, 2**31 - 1))
@@ -374,6 +377,7 @@ class Runtime:
                 embedder = self._ensure_embedder(entry)
             load_ns = time.perf_counter_ns() - started
             vectors, count = embedder.embed(texts, normalize=normalize, truncate=True, return_count=True)
+            self.count("busy_ns", time.perf_counter_ns() - started)
         with self._locks[entry.name]:
             self._touch(entry.name, keep)
         self.count("embed_requests")
