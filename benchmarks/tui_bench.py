@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -33,6 +32,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import machine
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -98,22 +99,6 @@ class Control:
 
 def _quote(key: str) -> str:
     return "'" + key.replace("'", "'\\''") + "'"
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    import textual
-
-    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
-            f"Textual {textual.__version__}, tmux {tmux('-V').strip()}")
 
 
 def tmux(*args: str) -> str:
@@ -297,7 +282,9 @@ def main() -> None:
         (f"  same, single keys {ISOLATED_GAP_S:g} s apart ({len(lone)} keys)", lone, 0.050),
     ]
     engine_note = args.engine_url or f"own `scribe serve`, {args.engine_threads or os.cpu_count()} threads"
-    print(f"machine: {machine()}")
+    import textual
+
+    print(f"machine: {machine()}, Textual {textual.__version__}, {tmux('-V').strip()}")
     print(f"engine: {engine_note}; load average (1 min) before {load_before:.2f}, after {os.getloadavg()[0]:.2f}")
     print(f"stream during the busy keys: {'ran throughout' if still else 'ENDED EARLY'}, {rate} "
           f"(tokens {before[1] if before else '?'} before the keys, {after[1] if after else '?'} after)")
