@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual.css.query import NoMatches
 
 from scribe.errors import ScribeError
 from scribe.tui.documents import DraftFile, FileConflict
@@ -53,7 +54,10 @@ class DraftKeeper:
         self.show_status()
 
     def show_status(self) -> None:
-        status = self.app.status
+        try:
+            status = self.app.status
+        except NoMatches:  # saving on exit, after the footer is gone: the file is saved, nothing to show
+            return
         if self.file is None:
             status.set_file("no file")
             return
