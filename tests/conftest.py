@@ -1,12 +1,20 @@
-"""Shared fixtures: one real engine process for the session, and fresh workspaces pointed at it."""
+"""Shared fixtures: one real engine process for the session, and fresh workspaces pointed at it.
+
+The network guard: pytest-socket (configured in pyproject.toml's addopts) lets this process connect
+to loopback and Unix sockets only; for the processes the tests start, ``tests/subprocess_hooks`` is
+put on PYTHONPATH with a record file in NETGUARD_LOG, so every child refuses and records non-loopback
+connects and name lookups, and a test whose children attempted one fails. docs/reliability.md has more.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +23,46 @@ import httpx
 import pytest
 
 MODEL = "gemma3:270m"
+HOOKS_DIR = Path(__file__).resolve().parent / "subprocess_hooks"
+
+
+_record_dir: list[Path] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Arm the subprocess network guard before any fixture starts a process (children inherit it)."""
+    if os.environ.get("NETGUARD_LOG"):
+        return  # a pytest run inside a test keeps its parent's record file
+    _record_dir.append(Path(tempfile.mkdtemp(prefix="scribe-netguard-")))
+    record = _record_dir[0] / "attempts.jsonl"
+    record.touch()
+    os.environ["NETGUARD_LOG"] = str(record)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(HOOKS_DIR), os.environ.get("PYTHONPATH")) if p)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _record_dir:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def netguard_attempts(record: Path | None = None, since: int = 0) -> list[dict[str, str]]:
+    """The non-loopback attempts the guarded subprocesses recorded (after byte offset ``since``)."""
+    path = record or Path(os.environ["NETGUARD_LOG"])
+    if not path.exists():
+        return []
+    with path.open("rb") as handle:
+        handle.seek(since)
+        return [json.loads(line) for line in handle.read().splitlines() if line.strip()]
+
+
+@pytest.fixture(autouse=True)
+def _no_network_from_subprocesses() -> Iterator[None]:
+    """Fail the test if any process it started tried to reach beyond loopback."""
+    record = Path(os.environ["NETGUARD_LOG"])
+    start = record.stat().st_size
+    yield
+    attempts = netguard_attempts(record, start)
+    assert not attempts, f"a subprocess tried to use the network beyond loopback: {attempts}"
 
 
 def start_engine(tmp: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:

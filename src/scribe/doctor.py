@@ -25,7 +25,16 @@ def run_checks(
     engine: str | None = None,
     say: Callable[[str], None] = print,
 ) -> list[Check]:
-    """Run the checks in order; a failure stops the checks that depend on it."""
+    """Run the checks in order (a failure stops the checks that depend on it), then sum up offline readiness."""
+    hosts: list[str] = []
+    checks = _service_checks(workspace_path, host=host, engine=engine, say=say, hosts=hosts)
+    checks.append(offline_ready(checks, hosts[0] if hosts else None))
+    return checks
+
+
+def _service_checks(
+    workspace_path: Path | None, *, host: str | None, engine: str | None, say: Callable[[str], None], hosts: list[str]
+) -> list[Check]:
     from scribe.config import open_workspace
     from scribe.connect import resolve_host
     from scribe.models import ModelClient
@@ -40,6 +49,7 @@ def run_checks(
 
     try:
         client = ModelClient(resolve_host(ws, engine=engine, host=host, say=say))
+        hosts.append(client.host)
         version = client.version()
     except ScribeError as exc:
         checks.append(Check("model server", False, str(exc), "start Ollama or install scribe[engine]"))
@@ -73,3 +83,30 @@ def _state_writable(state_dir: Path) -> Check:
         return Check("state folder", False, f"{state_dir} is not writable ({exc.strerror})",
                      "make the workspace writable or pass --workspace")
     return Check("state folder", True, f"{state_dir} is writable")
+
+
+def offline_ready(checks: list[Check], host: str | None) -> Check:
+    """Whether scribe works with the network unplugged: "yes", or "no (the first reason)".
+
+    Needs: the tokenizer's vocabulary loads from the installed package, Chroma's telemetry is off,
+    the model server is this machine, and it answers with both models (the service checks above).
+    """
+    from scribe.connect import is_loopback
+    from scribe.tokens import ENCODING_NAME, encoding
+    from scribe.vectors import chroma_settings
+
+    reasons: list[str] = []
+    try:
+        if encoding().name != ENCODING_NAME:
+            reasons.append(f"the tokenizer is {encoding().name}, not the offline {ENCODING_NAME}")
+    except Exception as exc:  # any failure here means a download would be needed
+        reasons.append(f"the offline tokenizer {ENCODING_NAME} does not load ({exc})")
+    if chroma_settings().anonymized_telemetry:
+        reasons.append("Chroma telemetry is on")
+    if host is not None and not is_loopback(host):
+        reasons.append(f"the model server {host} is not this machine")
+    reasons += [f"{c.name} failed" for c in checks if not c.ok]
+    if reasons:
+        return Check("offline-ready", False, f"no ({'; '.join(reasons)})",
+                     "fix the checks above; use Ollama or the embedded engine on 127.0.0.1")
+    return Check("offline-ready", True, "yes")

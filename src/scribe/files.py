@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -13,6 +14,17 @@ from scribe.errors import ScribeError
 
 class WriteError(ScribeError):
     """A file could not be written; nothing was changed."""
+
+
+def disk_full(exc: BaseException, folder: Path | None = None) -> bool:
+    """True when ``exc`` says the disk is full (as an OSError, or in SQLite's or Chroma's words), or when
+    ``folder``'s disk has under 1 MiB left (SQLite reports a failed WAL setup as a plain "disk I/O error")."""
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "disk is full" in str(exc):
+        return True
+    try:
+        return folder is not None and shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -29,7 +41,8 @@ def atomic_write(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise WriteError(f"{path}: cannot write ({exc.strerror}); nothing was changed") from exc
+        hint = "; free some space and try again" if disk_full(exc) else ""
+        raise WriteError(f"{path}: cannot write ({exc.strerror}){hint}; nothing was changed") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -46,5 +59,6 @@ def backup(path: Path) -> Path:
     try:
         shutil.copy2(path, target)
     except OSError as exc:
+        target.unlink(missing_ok=True)  # a full disk leaves half a copy
         raise WriteError(f"{path}: cannot make a backup ({exc.strerror}); the file was not changed") from exc
     return target

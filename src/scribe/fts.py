@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scribe.errors import NotesIndexError
-from scribe.manifest import REBUILD_HINT
+from scribe.files import disk_full
+from scribe.manifest import DISK_FULL_HINT, REBUILD_HINT
 
 SCHEMA_VERSION = 1
 
@@ -139,7 +140,8 @@ class KeywordStore:
             elif version != SCHEMA_VERSION:
                 raise sqlite3.DatabaseError(f"unknown schema version {version}")
         except sqlite3.Error as exc:
-            raise NotesIndexError(f"{path}: the keyword index cannot be read ({exc}); {REBUILD_HINT}") from exc
+            hint = DISK_FULL_HINT if disk_full(exc) else REBUILD_HINT
+            raise NotesIndexError(f"{path}: the keyword index cannot be read ({exc}); {hint}") from exc
 
     def close(self) -> None:
         self._db.close()
@@ -256,5 +258,7 @@ class _Transaction:
             self._db.execute("COMMIT")
             return
         self._db.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error) and disk_full(exc):
+            raise NotesIndexError(f"{self._path}: cannot write the keyword index ({exc}); {DISK_FULL_HINT}") from exc
         if isinstance(exc, sqlite3.Error):
             raise NotesIndexError(f"{self._path}: cannot write the keyword index ({exc}); {REBUILD_HINT}") from exc

@@ -28,7 +28,8 @@ from pathlib import Path
 from scribe.config import Workspace
 from scribe.errors import NotesIndexError
 from scribe.fts import KeywordStore
-from scribe.manifest import FileEntry, Manifest, load_manifest, write_atomically
+from scribe.files import atomic_write
+from scribe.manifest import FileEntry, Manifest, load_manifest
 from scribe.vectors import StoreLocation, VectorStore
 
 LOCK_WAIT_S = 3.0
@@ -105,11 +106,13 @@ class NotesIndex:
         lock = FileLock(str(self.lock_path))
         try:
             lock.acquire(timeout=wait_s)
-        except Timeout:
+        except Timeout:  # an OSError too, so caught first
             raise NotesIndexError(
                 f"another `scribe index` is updating the index in {self.state_dir} (it holds {self.lock_path.name}); "
                 "wait for it to finish, then run this again"
             ) from None
+        except OSError as exc:
+            raise NotesIndexError(f"{self.lock_path}: cannot take the index lock ({exc.strerror}); make the workspace writable") from exc
         try:
             yield
         finally:
@@ -143,7 +146,7 @@ class NotesIndex:
             return []  # a torn marker still says a run did not finish
 
     def mark_pending(self, paths: list[str]) -> None:
-        write_atomically(self.pending_path, json.dumps({"pid": os.getpid(), "paths": sorted(paths)}))
+        atomic_write(self.pending_path, json.dumps({"pid": os.getpid(), "paths": sorted(paths)}))
 
     def clear_pending(self) -> None:
         self.pending_path.unlink(missing_ok=True)

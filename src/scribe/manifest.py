@@ -5,24 +5,24 @@ both stores (Chroma and FTS5), and a chunk is deleted from the stores only after
 no longer names it. So every chunk id in the manifest on disk is in both stores, whenever the
 process dies; the stores may hold extra ids (orphans), which the next run removes.
 
-The manifest is one JSON file, rewritten atomically (temp file + ``os.replace``). Diffing the files
+The manifest is one JSON file, rewritten atomically (``scribe.files.atomic_write``). Diffing the files
 on disk against it is pure, so the incremental rules are tested with plain values.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scribe.chunking import Chunk
 from scribe.errors import NotesIndexError
+from scribe.files import atomic_write
 
 MANIFEST_VERSION = 1
 REBUILD_HINT = "run `scribe index --rebuild` to rebuild the index from your notes"
+DISK_FULL_HINT = "the disk is full: free some space, then run `scribe index` again (what was committed is kept)"
 
 
 @dataclass
@@ -89,23 +89,7 @@ def save_manifest(path: Path, manifest: Manifest) -> None:
             for rel, e in sorted(manifest.files.items())
         },
     }
-    write_atomically(path, json.dumps(data, separators=(",", ":")))
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``path``, flush it to disk, then rename it over ``path``."""
-    handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    atomic_write(path, json.dumps(data, separators=(",", ":")))
 
 
 # --- diffing (pure) ----------------------------------------------------------------------------

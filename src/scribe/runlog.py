@@ -8,6 +8,7 @@ through the numbered migrations below; `PRAGMA user_version` records how far a f
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from scribe.errors import RunLogError
+from scribe.files import disk_full
 
 
 def _m001_runs(db: sqlite3.Connection) -> None:
@@ -184,6 +186,17 @@ FINISH_COLUMNS = (
 )
 
 
+def _open_error(path: Path, exc: sqlite3.DatabaseError) -> RunLogError:
+    """Only a damaged file should be moved aside; a read-only folder or a full disk needs another fix."""
+    if not os.access(path.parent, os.W_OK):  # SQLite says "unable to open database file" here too
+        return RunLogError(f"{path}: cannot write the run log ({exc}); {path.parent} is read-only: make the workspace writable")
+    if disk_full(exc, path.parent):
+        return RunLogError(f"{path}: cannot write the run log ({exc}); the disk is full: free some space and try again")
+    return RunLogError(
+        f"{path}: run log unreadable ({exc}); move the file aside to start a new log (scribe never deletes it for you)"
+    )
+
+
 class RunLog:
     """The workspace's run log at `.scribe/runs.sqlite` (WAL, so readers never block the writer)."""
 
@@ -198,10 +211,7 @@ class RunLog:
             self._db.execute("PRAGMA synchronous=NORMAL")
             migrate(self._db)
         except sqlite3.DatabaseError as exc:
-            raise RunLogError(
-                f"{path}: run log unreadable ({exc}); move the file aside to start a new log "
-                "(scribe never deletes it for you)"
-            ) from exc
+            raise _open_error(path, exc) from exc
         except OSError as exc:
             raise RunLogError(f"{path}: cannot open run log ({exc})") from exc
 

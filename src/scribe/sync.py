@@ -161,7 +161,10 @@ class _Sync:
         self._check_manifest()
         pending = self.index.read_pending()
         try:
-            if pending is not None or not self.index.manifest_path.exists():
+            # A keyword store that lost rows (or cannot be opened: that raises with the fix) is
+            # repaired by the same reconcile; counting its rows is cheap, unlike loading Chroma.
+            out_of_step = self.index.keyword.chunk_count() != self.manifest.chunk_count()
+            if pending is not None or not self.index.manifest_path.exists() or out_of_step:
                 self._open_stores(reconciling=True)
                 self.report.orphans_removed = self.index.reconcile(self.manifest, pending or [])
                 self.marked = pending is not None

@@ -9,6 +9,7 @@ mixed. Telemetry is off. Every Chroma failure becomes a ``NotesIndexError`` nami
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scribe.errors import NotesIndexError
-from scribe.manifest import REBUILD_HINT
+from scribe.files import disk_full
+from scribe.manifest import DISK_FULL_HINT, REBUILD_HINT
 
 LOCAL_COLLECTION = "scribe-notes"
 # Chroma ids/metadata per call: well below the server's batch limit, big enough to amortise a round trip.
@@ -69,7 +71,7 @@ class VectorStore:
     def _unreadable(self, exc: BaseException) -> NotesIndexError:
         if self.location.url is not None:
             return NotesIndexError(f"{self.location.describe()} failed ({_one_line(exc)}); check the server, or {REBUILD_HINT}")
-        return NotesIndexError(f"{self.location.describe()} cannot be read ({_one_line(exc)}); {REBUILD_HINT}")
+        return _local_store_error(self.location, exc)
 
     @property
     def exists(self) -> bool:
@@ -171,11 +173,17 @@ def wipe_local_store(location: StoreLocation) -> None:
     shutil.rmtree(location.path, ignore_errors=True)
 
 
-def _connect(location: StoreLocation) -> Any:
-    import chromadb
+def chroma_settings() -> Any:
+    """The settings every Chroma client here is built with: telemetry off (``scribe doctor`` checks it)."""
     from chromadb.config import Settings
 
-    settings = Settings(anonymized_telemetry=False)
+    return Settings(anonymized_telemetry=False)
+
+
+def _connect(location: StoreLocation) -> Any:
+    import chromadb
+
+    settings = chroma_settings()
     try:
         if location.url is None:
             assert location.path is not None
@@ -196,7 +204,18 @@ def _connect(location: StoreLocation) -> Any:
                 f"start one with `chroma run --path DIR --host 127.0.0.1 --port {urlsplit(location.url).port or 8000}` "
                 "or drop --chroma-url to use the local store"
             ) from exc
-        raise NotesIndexError(f"{location.describe()} cannot be read ({_one_line(exc)}); {REBUILD_HINT}") from exc
+        raise _local_store_error(location, exc) from exc
+
+
+def _local_store_error(location: StoreLocation, exc: BaseException) -> NotesIndexError:
+    """Rebuilding cannot fix a store on a read-only disk (Chroma writes even to search): say which it is."""
+    assert location.path is not None
+    folder = location.path if location.path.exists() else location.path.parent
+    if not os.access(folder, os.W_OK):
+        return NotesIndexError(f"{location.describe()} is read-only ({_one_line(exc)}); make the workspace writable")
+    if disk_full(exc):
+        return NotesIndexError(f"{location.describe()} cannot be written ({_one_line(exc)}); {DISK_FULL_HINT}")
+    return NotesIndexError(f"{location.describe()} cannot be read ({_one_line(exc)}); {REBUILD_HINT}")
 
 
 def _is_missing(exc: BaseException) -> bool:
