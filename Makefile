@@ -9,11 +9,12 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[engine,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[engine,dev,charts]"
 	touch $(STAMP)
 
 # scribe's main job end to end on the embedded defaults (embedded engine, local Chroma store):
-# index the sample notes, search them, then outline and critique a draft grounded in them.
+# index the sample notes, search them, then outline and critique a draft grounded in them; then
+# benchmark two temperatures of the bundled model and build the report from the whole run log.
 DEMO_ENV := SCRIBE_ENGINE=embedded
 DRAFT := notes/drafts/idempotency-in-payment-flows.md
 demo: $(STAMP)
@@ -23,6 +24,9 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(BIN)/scribe outline $(DRAFT) --model "gemma3:270m@seed=7,num_predict=200"
 	$(DEMO_ENV) $(BIN)/scribe critique $(DRAFT) --model "gemma3:270m@seed=7"
 	$(BIN)/scribe log -n 5
+	echo '{"num_predict": 64, "seed": 7}' > .scribe/demo-bench-options.json
+	$(DEMO_ENV) $(BIN)/scribe bench --model "gemma3:270m@temperature=0.2" --model "gemma3:270m@temperature=0.9" --task outline --task expand --drafts notes/drafts --repeats 2 -k 2 --options-file .scribe/demo-bench-options.json --out reports/demo
+	$(BIN)/scribe report --out reports/latest
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

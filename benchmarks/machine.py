@@ -1,20 +1,11 @@
-"""The machine a benchmark ran on, for the line every benchmark table ends with."""
+"""The machine a benchmark ran on, for the line every benchmark table ends with.
+
+The description lives in the package (reports state it too); this keeps `from machine import machine`
+working for the scripts here.
+"""
 
 from __future__ import annotations
 
-import os
-import platform
-from pathlib import Path
+from scribe.bench.machine import machine
 
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
+__all__ = ["machine"]

@@ -14,7 +14,7 @@ import pytest
 from conftest import MODEL, run_scribe
 from test_models import free_port
 
-HEAVY = ("chromadb", "llama_cpp", "textual", "ollama", "httpx")
+HEAVY = ("chromadb", "llama_cpp", "textual", "ollama", "httpx", "matplotlib")
 
 
 def test_help_lists_commands_without_heavy_imports(tmp_path: Path) -> None:

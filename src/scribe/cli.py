@@ -606,6 +606,126 @@ def prompts(as_json: JsonOpt = False) -> None:
     Console().print(table)
 
 
+@app.command()
+def bench(
+    model: ModelOpt = None,
+    task: Annotated[Optional[list[str]], typer.Option("--task", "-t", help="outline, critique or expand (repeatable; default: all three).", show_default=False)] = None,
+    drafts: Annotated[Path, typer.Option("--drafts", help="Folder of markdown drafts to run every task on.")] = Path("notes/drafts"),
+    repeats: Annotated[int, typer.Option("--repeats", "-n", min=1, help="Runs of each model × task × draft.")] = 2,
+    judge: Annotated[Optional[str], typer.Option("--judge", help="Model (with options) that scores every output and compares each pair of configurations in both orders.", show_default=False)] = None,
+    options_file: Annotated[Optional[Path], typer.Option("--options-file", help="JSON or TOML mapping of model options for every configuration, e.g. {\"num_predict\": 96}.", show_default=False)] = None,
+    out: Annotated[Path, typer.Option("--out", help="Report folder; its name names the bench, so a rerun resumes it.")] = Path("reports/bench"),
+    sections: Annotated[int, typer.Option(min=1, max=20, help="Sections an outline asks for.")] = 5,
+    words: Annotated[int, typer.Option(min=20, help="Words an expansion asks for.")] = 150,
+    k: SourcesOpt = 6,
+    force: Annotated[bool, typer.Option("--force", help="Redo items already in the run log for this bench.")] = False,
+    as_json: JsonOpt = False,
+    host: HostOpt = None,
+    engine: EngineOpt = None,
+) -> None:
+    """Benchmark models side by side: every model × task × draft × repeat, then a report in `--out`.
+
+    `--model A --model B` (options allowed: `gemma3:270m@temperature=0.2`). One warm-up call per
+    model times its load apart; items run in an interleaved order; every call is in the run log,
+    so Ctrl-C keeps what finished and the same command resumes.
+    """
+    import shlex
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from scribe.bench.judge import judge_bench
+    from scribe.bench.machine import machine
+    from scribe.bench.report import build_report
+    from scribe.bench.runner import BenchRunner, BenchSettings, check_tasks, describe_engine, find_drafts, load_options_file, plan
+    from scribe.modelspec import parse_model_spec
+    from scribe.prompts import get_template
+
+    ws = _workspace()
+    tasks = check_tasks(task or [])
+    specs = list({s.label: s for s in (parse_model_spec(m) for m in (model or [ws.settings.model]))}.values())
+    judge_spec = parse_model_spec(judge) if judge else None
+    loaded = find_drafts(drafts, ws.root)
+    settings = BenchSettings(out.name, sections=sections, words=words, k=k, options=load_options_file(options_file) if options_file else {})
+    names = [*tasks, *([f"judge-{t}" for t in tasks] + ["judge-pairwise"] if judge_spec else [])]
+    templates = {name: get_template(name, ws.root) for name in names}
+    console = Console(stderr=True, highlight=False)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with _task_session(ws, host, engine, k) as (client, runlog, retrieval):
+        environment = {"engine": describe_engine(client), "machine": machine(),
+                       "command": "scribe " + shlex.join(sys.argv[1:])}
+        runner = BenchRunner(client, runlog, templates, settings, retrieve=retrieval.using(client) if retrieval else None,
+                             environment=environment)
+        planned = plan(specs, tasks, loaded, repeats)
+        items = runner.todo(planned, force=force)
+        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+            if items:
+                bar_task = bar.add_task("warm-up", total=None)
+                runner.warm_up(specs)
+                bar.update(bar_task, description="bench", total=len(items), completed=0)
+                runner.on_item = lambda _item, _status: bar.advance(bar_task)
+            progress = runner.run(items)
+            if judge_spec is not None and not progress.interrupted:
+                judge_task = bar.add_task("judge", total=None)
+                progress.interrupted = not judge_bench(
+                    client, runlog, judge_spec, templates, loaded, settings.name, force=force,
+                    on_total=lambda n: bar.update(judge_task, total=n), on_call=lambda _call, _status: bar.advance(judge_task))
+        if progress.interrupted:
+            raise ScribeError(f"interrupted: {progress.done} new results kept in {runlog.path}; run the same command again to resume")
+        schema = get_template("critique", ws.root).format
+        files = build_report(runlog, out, critique_schema=schema, bench=settings.name)  # type: ignore[arg-type]
+    skipped = len(planned) - len(items)
+    if as_json:
+        _print_json({"bench": settings.name, "done": progress.done, "skipped": skipped, "failed": progress.failed,
+                     "files": [str(p) for p in files.paths]})
+    else:
+        for rec in files.model.recommendations:
+            print(rec.text)
+        _stderr(f"[dim]{progress.done} runs, {skipped} already done; report in {out}/report.html"
+                f"{' (' + files.charts_note + ')' if files.charts_note else ''}[/dim]")
+    if progress.failed:
+        raise ScribeError(f"{len(progress.failed)} of {len(items)} runs failed: " + "; ".join(progress.failed[:3]))
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", help="Folder for report.md, report.html, runs.csv and summary.json.")] = Path("reports/latest"),
+    since: Annotated[Optional[str], typer.Option("--since", help="Only runs started on or after YYYY-MM-DD.", show_default=False)] = None,
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Only this model or configuration (repeatable).", show_default=False)] = None,
+    bench_name: Annotated[Optional[str], typer.Option("--bench", help="Only the runs of this bench (the name of its --out folder).", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build a report from the run log alone, so app, batch and bench runs all count.
+
+    Latency per model and task, three kinds of quality kept apart (deterministic checks, LLM judge,
+    your blind picks from the app's compare mode), ratings with intervals, charts, and what it
+    takes to rerun: machine, engine, model digests, options, prompt versions and seeds.
+    """
+    import datetime as dt
+
+    from scribe.bench.report import build_report
+    from scribe.prompts import get_template
+    from scribe.runlog import RunLog
+
+    try:
+        since_date = dt.date.fromisoformat(since).isoformat() if since else None
+    except ValueError:
+        raise ScribeError(f"--since {since!r} is not a date; write it as YYYY-MM-DD") from None
+    ws = _workspace()
+    if not ws.runlog_path.is_file():
+        raise ScribeError(f"{ws.runlog_path}: no run log yet; run a task or `scribe bench` first")
+    schema = get_template("critique", ws.root).format
+    with RunLog(ws.runlog_path) as runlog:
+        files = build_report(runlog, out, critique_schema=schema, since=since_date, models=model, bench=bench_name)  # type: ignore[arg-type]
+    if as_json:
+        _print_json({"files": [str(p) for p in files.paths], "runs": files.model.provenance.runs,
+                     "recommendations": [r.text for r in files.model.recommendations]})
+        return
+    for rec in files.model.recommendations:
+        print(rec.text)
+    _stderr(f"[dim]{files.model.provenance.runs} runs; report in {out}/report.html{' (' + files.charts_note + ')' if files.charts_note else ''}[/dim]")
+
+
 def main() -> None:
     """Entry point: ScribeErrors become one line on stderr and a non-zero exit (tracebacks with --debug)."""
     try:

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t\r]*$")
@@ -153,6 +154,18 @@ def _normalise_quote(text: str) -> str:
     return " ".join(text.translate(_QUOTE_MARKS).split())
 
 
+@lru_cache(maxsize=16)
+def _validator(schema_json: str) -> Any:
+    """A checked validator per schema: checking the schema itself costs more than validating an
+    output, and a report checks thousands of outputs against one schema."""
+    from jsonschema import validators
+
+    schema = json.loads(schema_json)
+    validator_class = validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
+
+
 def check_critique(raw_json: str, draft: str, *, schema: dict[str, Any]) -> CritiqueCheck:
     """A critique that parses as JSON, fits ``schema`` and quotes only words the draft contains.
 
@@ -166,15 +179,13 @@ def check_critique(raw_json: str, draft: str, *, schema: dict[str, Any]) -> Crit
     ``jsonschema.SchemaError``: that is a bug in the caller, not in the output.
     """
     # imported here: jsonschema pulls in a validator stack that the rest of scribe never needs
-    from jsonschema import exceptions, validators
+    from jsonschema import exceptions
 
     try:
         data = json.loads(raw_json)
     except json.JSONDecodeError as exc:
         return CritiqueCheck(False, 0.0, f"not JSON: {exc}", False, False, 0, 0, 0.0)
-    validator_class = validators.validator_for(schema)
-    validator_class.check_schema(schema)
-    error = exceptions.best_match(validator_class(schema).iter_errors(data))
+    error = exceptions.best_match(_validator(json.dumps(schema, sort_keys=True)).iter_errors(data))
     raw_issues = data.get("issues") if isinstance(data, dict) else None
     issues = raw_issues if isinstance(raw_issues, list) else []
     haystack = _normalise_quote(draft)

@@ -230,11 +230,14 @@ def bootstrap_ratings(
     seed: int = 0,
     ci: float = 0.95,
     prior: float = 0.5,
+    tol: float = _TOL,
 ) -> dict[str, Interval]:
     """Ratings with percentile intervals from refitting on comparisons resampled with replacement.
 
     Deterministic for a given ``seed``. Every resample rates every model (one drawn no games
-    keeps just its pseudo-games), so each interval is built from ``n_boot`` values.
+    keeps just its pseudo-games), so each interval is built from ``n_boot`` values. ``tol`` is
+    the refits' stopping rule (as in ``bradley_terry``); 1e-6 is ample for an interval and
+    several times faster.
     """
     if not 0 < ci < 1:
         raise ValueError(f"ci must be in (0, 1), not {ci!r}")
@@ -248,7 +251,7 @@ def bootstrap_ratings(
     samples: dict[str, list[float]] = {model: [] for model in models}
     for _ in range(n_boot):
         resample = rng.choices(comparisons, k=len(comparisons))
-        for model, rating in _fit(models, resample, prior, _ITERATIONS, _TOL).items():
+        for model, rating in _fit(models, resample, prior, _ITERATIONS, tol).items():
             samples[model].append(rating)
     tail = 100 * (1 - ci) / 2
     return {

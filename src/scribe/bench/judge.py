@@ -1,0 +1,135 @@
+"""LLM-as-judge calls over a bench's outputs: a rubric per task, and pairwise choices in both orders.
+
+Every judge call goes through `calls.run_call`, so it is in the run log like any call: task
+`judge:TASK` (rubric) or `judge-pairwise:TASK`, with meta naming the runs it judged. Reports read
+the verdicts back from there (`aggregate.parse_rubric`, `aggregate.parse_verdict`). Reruns skip the
+judgements already logged for the same runs, judge configuration and prompt version.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scribe.calls import CallRequest, run_call
+from scribe.modelspec import ModelSpec
+from scribe.models import ModelClient
+from scribe.prompts import PromptTemplate
+from scribe.runlog import RunLog, RunRecord
+from scribe.tasks import Draft
+from scribe.tokens import truncate_to_tokens
+
+DRAFT_TOKENS = 1200
+OUTPUT_TOKENS = 700
+
+
+@dataclass(frozen=True)
+class JudgeCall:
+    """One judge request, not yet run: what to ask and how to tag it in the log."""
+
+    task: str
+    template: PromptTemplate
+    values: dict[str, Any]
+    meta: dict[str, Any]
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        m = self.meta
+        return (self.task, m["judge"], self.template.version, m.get("judged_run"), m.get("run_x"), m.get("run_y"), m.get("order"))
+
+
+def _key_of(run: RunRecord) -> tuple[Any, ...]:
+    m = run.meta
+    return (run.task, m.get("judge"), run.prompt_version, m.get("judged_run"), m.get("run_x"), m.get("run_y"), m.get("order"))
+
+
+def final_runs(runs: Sequence[RunRecord]) -> list[RunRecord]:
+    """The last run of each bench item (a critique retried after invalid JSON counts once)."""
+    last: dict[tuple[Any, ...], RunRecord] = {}
+    for run in runs:
+        m = run.meta
+        last[(m.get("draft_hash"), m.get("config"), run.task, run.prompt_version, m.get("repeat"))] = run
+    return sorted(last.values(), key=lambda r: r.id)
+
+
+def plan_judging(
+    runs: Sequence[RunRecord], drafts: dict[str, Draft], templates: dict[str, PromptTemplate], judge: ModelSpec, bench: str
+) -> list[JudgeCall]:
+    """Rubric calls for every output, then pairwise calls for every two configurations that answered
+    the same (draft, task, repeat), each pair in both orders to cancel the judge's position bias."""
+    calls: list[JudgeCall] = []
+    finals = [r for r in final_runs(runs) if r.meta.get("draft_hash") in drafts]
+
+    def base(run: RunRecord) -> dict[str, Any]:
+        draft = drafts[run.meta["draft_hash"]]
+        return {"title": draft.title, "draft": truncate_to_tokens(draft.body, DRAFT_TOKENS)}
+
+    for run in finals:
+        values = {**base(run), "output": truncate_to_tokens(run.output_text, OUTPUT_TOKENS),
+                  "sections": run.meta.get("sections", 5), "words": run.meta.get("words", 150),
+                  "heading": run.meta.get("section") or drafts[run.meta["draft_hash"]].title}
+        meta = {"bench": bench, "judge": judge.label, "judged_run": run.id, "config": run.meta.get("config"),
+                "draft_hash": run.meta["draft_hash"], "repeat": run.meta.get("repeat")}
+        calls.append(JudgeCall(f"judge:{run.task}", templates[f"judge-{run.task}"], values, meta))
+    groups: dict[tuple[Any, ...], list[RunRecord]] = defaultdict(list)
+    for run in finals:
+        groups[(run.task, run.meta["draft_hash"], run.meta.get("repeat"))].append(run)
+    for (task, digest, repeat), members in groups.items():
+        members.sort(key=lambda r: r.meta.get("config", ""))
+        for x, y in itertools.combinations(members, 2):
+            if x.meta.get("config") == y.meta.get("config"):
+                continue
+            for order, (a, b) in (("xy", (x, y)), ("yx", (y, x))):
+                values = {"task": task, "request": f"A {task} of the draft below.\n\n{base(x)['draft']}",
+                          "output_a": truncate_to_tokens(a.output_text, OUTPUT_TOKENS),
+                          "output_b": truncate_to_tokens(b.output_text, OUTPUT_TOKENS)}
+                meta = {"bench": bench, "judge": judge.label, "run_x": x.id, "run_y": y.id, "order": order,
+                        "config_x": x.meta.get("config"), "config_y": y.meta.get("config"),
+                        "draft_hash": digest, "repeat": repeat}
+                calls.append(JudgeCall(f"judge-pairwise:{task}", templates["judge-pairwise"], values, meta))
+    return calls
+
+
+def pending(calls: Sequence[JudgeCall], logged: Sequence[RunRecord], *, force: bool) -> list[JudgeCall]:
+    """The calls not already answered in the log."""
+    if force:
+        return list(calls)
+    done = {_key_of(r) for r in logged if r.status == "ok" and r.task.startswith("judge")}
+    return [c for c in calls if c.key not in done]
+
+
+def run_judging(
+    calls: Sequence[JudgeCall], client: ModelClient, runlog: RunLog, judge: ModelSpec,
+    *, on_call: Callable[[JudgeCall, str], None] = lambda _call, _status: None,
+) -> bool:
+    """Run the calls in order; returns False if Ctrl-C stopped them (what finished is logged)."""
+    try:
+        for call in calls:
+            t = call.template
+            request = CallRequest(
+                task=call.task, model=judge.name, messages=t.render(call.values), options={**t.options, **judge.options},
+                format=t.format, prompt_name=t.name, prompt_version=t.version, meta=call.meta,
+            )
+            _, result = run_call(client, runlog, request)
+            on_call(call, result.status)
+    except KeyboardInterrupt:
+        return False
+    return True
+
+
+def judge_bench(
+    client: ModelClient, runlog: RunLog, judge: ModelSpec, templates: dict[str, PromptTemplate], drafts: Sequence[Draft],
+    bench: str, *, force: bool, on_total: Callable[[int], None] = lambda _n: None,
+    on_call: Callable[[JudgeCall, str], None] = lambda _call, _status: None,
+) -> bool:
+    """Judge everything a bench has logged for these drafts that is not judged yet; False if interrupted."""
+    from scribe.bench.runner import bench_runs, draft_hash
+
+    logged = list(runlog.iter_all())
+    calls = plan_judging(bench_runs(logged, bench), {draft_hash(d): d for d in drafts}, templates, judge, bench)
+    todo = pending(calls, logged, force=force)
+    on_total(len(todo))
+    return run_judging(todo, client, runlog, judge, on_call=on_call)

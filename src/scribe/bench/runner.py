@@ -1,0 +1,204 @@
+"""Bench runs: model configurations × tasks × drafts × repeats, through the same path as every call.
+
+Each item is prepared with `tasks.prepare` and run with `tasks.execute`, so it is logged like a CLI
+or TUI run, tagged with `meta["bench"]`. The run log is the only store: a rerun skips items whose
+result (same draft text, configuration, task, prompt version and repeat) is already there, and
+Ctrl-C loses nothing that finished. Items run one at a time in an interleaved order, so drift on a
+noisy machine (thermal throttling, a neighbour's job) spreads over every configuration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scribe.bench.aggregate import TASKS, WARMUP_TASK
+from scribe.calls import CallRequest, run_call
+from scribe.chunking import heading_sections
+from scribe.errors import ScribeError
+from scribe.modelspec import ModelSpec
+from scribe.models import ModelClient
+from scribe.prompts import PromptTemplate
+from scribe.runlog import RunLog, RunRecord
+from scribe.tasks import Draft, PreparedCall, Retriever, TaskInput, execute, load_draft, prepare
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What every item of one bench asks for; recorded in each run's meta."""
+
+    name: str
+    sections: int = 5
+    words: int = 150
+    k: int = 6
+    options: dict[str, Any] = field(default_factory=dict)  # from --options-file, under each spec's own
+
+
+@dataclass(frozen=True)
+class BenchItem:
+    spec: ModelSpec
+    task: str
+    draft: Draft
+    repeat: int
+
+    @property
+    def draft_hash(self) -> str:
+        return draft_hash(self.draft)
+
+    def key(self, prompt_version: str) -> tuple[str, str, str, str, int]:
+        return (self.draft_hash, self.spec.label, self.task, prompt_version, self.repeat)
+
+
+def draft_hash(draft: Draft) -> str:
+    return hashlib.sha256(draft.body.encode("utf-8")).hexdigest()[:16]
+
+
+def check_tasks(tasks: Sequence[str]) -> list[str]:
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise ScribeError(f"--task {unknown[0]!r}: not a bench task; use one of: {', '.join(TASKS)}")
+    return list(dict.fromkeys(tasks)) or list(TASKS)
+
+
+def find_drafts(folder: Path, root: Path) -> list[Draft]:
+    """Every markdown draft in `folder` (recursively), in path order."""
+    if not folder.is_dir():
+        raise ScribeError(f"--drafts {folder}: no such folder; point it at a folder of markdown drafts, e.g. notes/drafts")
+    paths = sorted(folder.rglob("*.md"))
+    if not paths:
+        raise ScribeError(f"--drafts {folder}: no .md drafts in it; add one or point --drafts elsewhere")
+    return [load_draft(path, root) for path in paths]
+
+
+def load_options_file(path: Path) -> dict[str, Any]:
+    """Model options for every configuration, from a JSON or TOML mapping (`{"num_predict": 64}`)."""
+    example = 'e.g. {"num_predict": 64, "seed": 1}'
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScribeError(f"--options-file {path}: cannot read it ({exc.strerror}); give a JSON or TOML file, {example}") from exc
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ScribeError(f"--options-file {path}: not valid {'TOML' if path.suffix == '.toml' else 'JSON'} ({exc}); {example}") from exc
+    if not isinstance(data, dict) or any(isinstance(v, dict) for v in data.values()):
+        raise ScribeError(f"--options-file {path}: must be a flat mapping of model options, {example}")
+    return data
+
+
+def describe_engine(client: ModelClient) -> dict[str, str]:
+    """Which model server answered, and its version, for the report's "how to rerun" section."""
+    import httpx
+
+    try:
+        ours = httpx.get(f"{client.host}/scribe/stats", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        ours = False
+    return {"name": "scribe engine" if ours else "Ollama", "version": client.version(), "host": client.host}
+
+
+def plan(specs: Sequence[ModelSpec], tasks: Sequence[str], drafts: Sequence[Draft], repeats: int) -> list[BenchItem]:
+    """Items in interleaved order: each round runs every configuration once on one (repeat, draft,
+    task), and the configurations' order rotates from round to round, so none always goes first."""
+    items: list[BenchItem] = []
+    rounds = [(repeat, draft, task) for repeat in range(repeats) for draft in drafts for task in tasks]
+    for n, (repeat, draft, task) in enumerate(rounds):
+        shift = n % len(specs)
+        items += [BenchItem(spec, task, draft, repeat) for spec in [*specs[shift:], *specs[:shift]]]
+    return items
+
+
+def bench_runs(runs: Iterable[RunRecord], name: str) -> list[RunRecord]:
+    """This bench's finished contestant runs (no warm-ups, no judge calls)."""
+    return [
+        r for r in runs
+        if r.meta.get("bench") == name and r.status == "ok" and r.task in TASKS and not r.meta.get("warmup")
+    ]
+
+
+def expand_section(draft: Draft) -> str | None:
+    """The section a bench expands: the draft's first heading below the title (None: the whole draft)."""
+    return next((s.heading for s in heading_sections(draft.body) if s.heading and s.level >= 2), None)
+
+
+@dataclass
+class BenchProgress:
+    done: int = 0
+    failed: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+class BenchRunner:
+    """Runs a plan's items one at a time against one model server, logging every call."""
+
+    def __init__(
+        self,
+        client: ModelClient,
+        runlog: RunLog,
+        templates: dict[str, PromptTemplate],
+        settings: BenchSettings,
+        *,
+        retrieve: Retriever | None,
+        environment: dict[str, Any],
+        on_item: Callable[[BenchItem, str], None] = lambda _item, _status: None,
+    ) -> None:
+        self.client, self.runlog, self.templates, self.settings = client, runlog, templates, settings
+        self.retrieve, self.environment, self.on_item = retrieve, environment, on_item
+        self._prepared: dict[tuple[str, str, str], PreparedCall] = {}
+
+    def finished(self) -> set[tuple[str, str, str, str, int]]:
+        """Keys of the items this bench has already run to completion."""
+        return {
+            (r.meta.get("draft_hash", ""), r.meta.get("config", ""), r.task, r.prompt_version or "", int(r.meta.get("repeat", -1)))
+            for r in bench_runs(self.runlog.iter_all(), self.settings.name)
+        }
+
+    def todo(self, items: Sequence[BenchItem], *, force: bool) -> list[BenchItem]:
+        if force:
+            return list(items)
+        done = self.finished()
+        return [i for i in items if i.key(self.templates[i.task].version) not in done]
+
+    def warm_up(self, specs: Sequence[ModelSpec]) -> None:
+        """One tiny call per model, so loading it is timed apart from steady-state latency."""
+        for name in dict.fromkeys(spec.name for spec in specs):
+            request = CallRequest(
+                task=WARMUP_TASK, model=name, messages=[{"role": "user", "content": "Say OK."}],
+                options={"num_predict": 1, "temperature": 0},
+                meta={"bench": self.settings.name, "warmup": True, "config": name, **self.environment},
+            )
+            run_call(self.client, self.runlog, request)
+
+    def _prepare(self, item: BenchItem) -> PreparedCall:
+        key = (item.draft.rel_path or item.draft.title, item.task, item.spec.label)
+        if key not in self._prepared:
+            s = self.settings
+            section = expand_section(item.draft) if item.task == "expand" else None
+            inp = TaskInput(task=item.task, draft=item.draft, section=section, sections=s.sections, words=s.words, k=s.k)
+            self._prepared[key] = prepare(self.templates[item.task], inp, self.retrieve, options={**s.options, **item.spec.options})
+        return self._prepared[key]
+
+    def run(self, items: Sequence[BenchItem]) -> BenchProgress:
+        """Run `items` in order. Ctrl-C stops the call in flight (logged as cancelled) and returns."""
+        progress = BenchProgress()
+        s = self.settings
+        try:
+            for item in items:
+                meta = {
+                    "bench": s.name, "config": item.spec.label, "draft_hash": item.draft_hash, "repeat": item.repeat,
+                    "warmup": False, "sections": s.sections, "words": s.words,
+                }
+                result = execute(self._prepare(item), self.client, self.runlog, model=item.spec.name, meta=meta)
+                if result.call.status == "ok":
+                    progress.done += 1
+                else:
+                    progress.failed.append(f"{item.draft.rel_path} × {item.task} × {item.spec.label}: {result.call.error}")
+                self.on_item(item, result.call.status)
+        except KeyboardInterrupt:
+            progress.interrupted = True
+        return progress
