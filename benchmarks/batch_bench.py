@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import shutil
 import sys
 import tempfile
@@ -44,7 +45,9 @@ def busy_s(host: str) -> float:
     return httpx.get(f"{host}/scribe/stats", timeout=5).json()["busy_ns"] / 1e9
 
 
-def run_batch(hosts: list[str], ws_root: Path, items: list[BatchItem], jobs: int, retrieval: SharedRetrieval) -> tuple[float, dict[str, float], int]:
+def run_batch(hosts: list[str], ws_root: Path, items: list[BatchItem], jobs: int, retrieval: SharedRetrieval) -> tuple[float, dict[str, float], int, float, float]:
+    """Wall time, model time per host, items done, and the median prompt-eval and decode tokens/s
+    of the final calls (if these fall with two hosts, the cores, not the scheduling, are shared)."""
     out = Path(tempfile.mkdtemp(prefix="batch-out-"))
     with RunLog(ws_root / ".scribe" / "runs.sqlite") as runlog:
         run = BatchRun(get_template("critique", ws_root), HostPool(hosts), runlog, out, retrieve_with=retrieval.using, jobs=jobs, force=True)
@@ -54,7 +57,10 @@ def run_batch(hosts: list[str], ws_root: Path, items: list[BatchItem], jobs: int
         wall = time.perf_counter() - started
         model_time = {host: busy_s(host) - before[host] for host in hosts}
     shutil.rmtree(out)
-    return wall, model_time, sum(1 for o in outcomes if o.status == "done")
+    metrics = [o.result["metrics"] for o in outcomes if o.status == "done"]
+    prompt_tps = statistics.median(m["prompt_tps"] or 0.0 for m in metrics) if metrics else 0.0
+    eval_tps = statistics.median(m["eval_tps"] or 0.0 for m in metrics) if metrics else 0.0
+    return wall, model_time, len(metrics), prompt_tps, eval_tps
 
 
 def main() -> None:
@@ -83,23 +89,25 @@ def main() -> None:
         for url in urls:  # load the chat and embedding contexts once so neither run pays the load
             ModelClient(url).stream_chat("gemma3:270m", [{"role": "user", "content": "hi"}], options={"num_predict": 1})
             ModelClient(url).embed("gemma3:270m", ["warm up"])
-        one_wall, one_model, one_done = run_batch(urls[:1], ws_root, items, 1, retrieval)
-        two_wall, two_model, two_done = run_batch(urls, ws_root, items, 2, retrieval)
+        one_wall, one_model, one_done, one_ptps, one_etps = run_batch(urls[:1], ws_root, items, 1, retrieval)
+        two_wall, two_model, two_done, two_ptps, two_etps = run_batch(urls, ws_root, items, 2, retrieval)
     finally:
         for proc, _ in engines:
             stop_engine(proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
     rows = []
-    for label, wall, model, done in (("1 host", one_wall, one_model, one_done), ("2 hosts", two_wall, two_model, two_done)):
+    for label, wall, model, done, ptps, etps in (("1 host", one_wall, one_model, one_done, one_ptps, one_etps),
+                                                 ("2 hosts", two_wall, two_model, two_done, two_ptps, two_etps)):
         busiest = max(model.values()) if model else 0.0
-        rows.append((label, done, wall, done / wall * 60, busiest, (wall - busiest) / wall))
+        per_host = " / ".join(f"{t:.1f}" for t in model.values())
+        rows.append((label, done, wall, done / wall * 60, busiest, (wall - busiest) / wall, per_host, ptps, etps))
     print(f"\nmachine: {machine()}; load average before/after: {load_before} / {os.getloadavg()[0]:.2f}")
     print(f"batch: {len(items)} items (critique), {len(drafts)} drafts x {len(specs)} configs, num_predict {args.num_predict}, 1 llama.cpp thread per host\n")
-    print("| hosts | items done | wall s | items/min | busiest host model s | overhead |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for label, done, wall, rate, busiest, over in rows:
-        print(f"| {label} | {done} | {wall:.1f} | {rate:.2f} | {busiest:.1f} | {over * 100:.1f}% |")
+    print("| hosts | items done | wall s | items/min | busiest host model s | overhead | model s per host | prompt tok/s (median) | decode tok/s (median) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, done, wall, rate, busiest, over, per_host, ptps, etps in rows:
+        print(f"| {label} | {done} | {wall:.1f} | {rate:.2f} | {busiest:.1f} | {over * 100:.1f}% | {per_host} | {ptps:.0f} | {etps:.1f} |")
     speedup = rows[1][3] / rows[0][3]
     print(f"\nthroughput 2 hosts / 1 host: {speedup:.2f}x (target >= 1.7x) -> {'PASS' if speedup >= 1.7 else 'MISS'}")
     worst = max(rows[0][5], rows[1][5])
