@@ -65,6 +65,17 @@ def _no_network_from_subprocesses() -> Iterator[None]:
     assert not attempts, f"a subprocess tried to use the network beyond loopback: {attempts}"
 
 
+def settled(read, quiet_s: float = 0.5) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Engine counters once they stop changing."""
+    last = read()
+    while True:
+        time.sleep(quiet_s)
+        now = read()
+        if now == last:
+            return now
+        last = now
+
+
 def start_engine(tmp: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     """Start `scribe serve` on a free loopback port as its own process; return it and its URL."""
     url_file = tmp / f"engine-{time.monotonic_ns()}.url"

@@ -188,7 +188,7 @@ def test_two_concurrent_streams_both_complete(engine_url: str) -> None:
 
 
 def test_closing_a_stream_stops_generation(engine_url: str, engine_stats) -> None:  # type: ignore[no-untyped-def]
-    from test_models import settled
+    from conftest import settled
 
     before = settled(engine_stats)
     stream = ollama.Client(host=engine_url).chat(model=MODEL, messages=MESSAGES, options={"num_predict": 2000}, stream=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from conftest import MODEL, run_scribe
+from conftest import MODEL, run_scribe, settled
 from index_support import configure, index_state, start_chroma_server, write_note
 from scribe.config import open_workspace
 from scribe.index import open_index
@@ -236,7 +236,9 @@ def _wait_for_commits(ws: Path, proc: subprocess.Popen[str], more_than: int) -> 
 
 
 def test_an_interrupted_index_recovers(workspace: Path, engine_stats: Callable[[], dict[str, int]]) -> None:
-    total = 80
+    # Enough notes that each run outlasts several manifest saves (every SAVE_EVERY_S): on a fast
+    # machine 80 finished between two saves, so Ctrl-C arrived after the run had completed.
+    total = 400
     configure(workspace, embed_batch_size=2)
     for i in range(total):
         write_note(workspace, f"notes/n{i:03}.md", f"# Note {i}\n\nTopic {i} is about item{i} only.\n")
@@ -264,7 +266,7 @@ def test_an_interrupted_index_recovers(workspace: Path, engine_stats: Callable[[
     committed_after_ctrl_c = _manifest_files(workspace)
     assert committed < committed_after_ctrl_c < total
 
-    before = engine_stats()["embed_inputs"]
+    before = settled(engine_stats)["embed_inputs"]  # the interrupted runs' last requests may still be counting
     result = scribe("index", "--json", cwd=workspace)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MODEL, start_engine, stop_engine
+from conftest import MODEL, settled, start_engine, stop_engine
 from scribe.errors import HostUnreachable, ModelNotFound, ModelRequestError
 from scribe.models import AsyncModelClient, ModelClient
 
@@ -22,17 +22,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def settled(read, quiet_s: float = 0.5) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    """Engine counters once they stop changing."""
-    last = read()
-    while True:
-        time.sleep(quiet_s)
-        now = read()
-        if now == last:
-            return now
-        last = now
 
 
 def test_stream_chat_keeps_metrics_and_clocks_ttft(engine_url: str) -> None:
