@@ -17,27 +17,10 @@ from scribe.config import open_workspace
 from scribe.tui.app import ScribeApp
 from scribe.tui.index_link import NoIndex
 from scribe.tui.screens.compare import CompareJob, CompareScreen
+from test_tui import SHORT_DRAFT as DRAFT
 
 SIZE = (120, 34)
 
-DRAFT = """---
-title: Retries need keys
-status: draft
----
-
-# Retries need keys
-
-Every payment system eventually charges someone twice, usually after a timeout and a retry.
-
-## Why retries happen
-
-Networks drop responses. The client cannot tell a lost request from a lost answer, so it retries.
-In my experience roughly 40% of payment incidents trace back to retries.
-
-## The fix
-
-The client sends an idempotency key with every attempt, and the server stores the result under it.
-"""
 
 OUTPUT_A = """## Why retries happen
 

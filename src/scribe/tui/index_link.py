@@ -14,6 +14,8 @@ from typing import Protocol
 
 from scribe.config import Workspace
 from scribe.errors import ScribeError
+from scribe.grounding import Hit
+from scribe.tasks import Retriever
 
 
 @dataclass(frozen=True)
@@ -43,17 +45,6 @@ class IndexProgress:
     files_total: int
     files_done: int
     chunks_embedded: int
-
-
-class Hit(Protocol):
-    chunk_id: str
-    path: str
-    heading_path: str
-    text: str
-    score: float
-
-
-Retriever = Callable[[str, int], Sequence[Hit]]
 
 
 class IndexLink(Protocol):
