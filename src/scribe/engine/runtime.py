@@ -155,6 +155,7 @@ class Runtime:
             n_ctx=n_ctx,
             n_batch=min(512, n_ctx),
             n_threads=self.n_threads,
+            n_threads_batch=self.n_threads,  # llama-cpp-python would use every core for prompt batches
             seed=random.randint(0, 2**31 - 1),
             verbose=False,
         )
@@ -177,6 +178,7 @@ class Runtime:
                 n_batch=EMBED_CTX,
                 n_ubatch=EMBED_CTX,
                 n_threads=self.n_threads,
+                n_threads_batch=self.n_threads,
                 verbose=False,
             )
             self.count("loads")
