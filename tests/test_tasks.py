@@ -89,6 +89,14 @@ def test_critique_is_parsed_and_quotes_checked_or_kept_raw(session: Session) -> 
     assert "## Summary" in result.output or "not valid critique JSON" in result.output
 
 
+def test_a_seeded_critique_cut_off_is_retried_with_the_next_seed(session: Session) -> None:
+    _, result = session.run("critique", options={"num_predict": 8, "seed": 41})  # 8 tokens never close the JSON
+    assert result.attempts == 2 and result.critique is not None and not result.critique.parsed
+    retry = session.runlog.get(result.run_id)
+    assert retry is not None and retry.options["seed"] == 42
+    first = session.runlog.get(retry.meta["retry_of"])
+    assert first is not None and first.options["seed"] == 41
+
 def test_expand_section_returns_prose(session: Session) -> None:
     prepared, result = session.run("expand", section="Testing idempotency", words=120)
     assert result.call.status == "ok" and result.call.text

@@ -196,6 +196,8 @@ def execute(
     critique = parse_critique(call.text, draft_text)
     if critique is None:
         request.meta = {**request.meta, "retry_of": run_id}
+        if request.options.get("seed") is not None:  # the same seed would only repeat the same answer
+            request.options = {**request.options, "seed": int(request.options["seed"]) + 1}
         run_id, call = run_call(client, runlog, request, on_token=on_token, cancel=cancel)
         result = TaskResult(run_id, inp.task, model, call, prepared.sources, attempts=2)
         critique = parse_critique(call.text, draft_text) if call.status == "ok" else None
