@@ -7,17 +7,19 @@ the item is retried on another.
 
 An item's retrieval runs on the host it was given, after the host is acquired, so embedding the
 query is part of that host's work (never a queue in front of one host) and model configurations of
-one draft share one retrieval.
+one draft share one retrieval. A host takes the items of one draft in a row (`DraftQueue`): the
+prompt differs only in the model's options, so the host finds it already evaluated in its cache.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,10 @@ from scribe.tasks import Draft, PreparedCall, Retriever, TaskInput, TaskResult, 
 class BatchItem:
     draft: Draft
     spec: ModelSpec
+
+    @property
+    def draft_key(self) -> str:
+        return self.draft.rel_path or self.draft.title
 
     @property
     def draft_hash(self) -> str:
@@ -93,6 +99,37 @@ class HostPool:
                 self.down.add(host)
 
 
+class DraftQueue:
+    """Items waiting for a host, handed out draft by draft.
+
+    A host first takes the rest of a draft it has started, then a draft no host has started, and
+    only when neither is left an item of a draft another host owns (so no host idles at the end).
+    Every model configuration of a draft renders the same prompt unless its num_ctx differs, and
+    llama.cpp and Ollama keep the last prompt evaluated: the draft's second item skips most of it.
+    """
+
+    def __init__(self, items: list[BatchItem]) -> None:
+        self._items = list(items)
+        self._owner: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def take(self, host: str) -> BatchItem | None:
+        with self._lock:
+            if not self._items:
+                return None
+            pick = (next((i for i in self._items if self._owner.get(i.draft_key) == host), None)
+                    or next((i for i in self._items if i.draft_key not in self._owner), None)
+                    or self._items[0])
+            self._items.remove(pick)
+            self._owner.setdefault(pick.draft_key, host)
+            return pick
+
+    def drain(self) -> list[BatchItem]:
+        with self._lock:
+            left, self._items = self._items, []
+            return left
+
+
 def is_done(path: Path, item: BatchItem, prompt_version: str) -> bool:
     """A finished result for this exact draft text, model configuration and prompt version exists."""
     try:
@@ -128,7 +165,7 @@ class BatchRun:
     def _prepare(self, item: BatchItem, client: ModelClient) -> PreparedCall:
         """Retrieval (once per draft, embedding on `client`) and rendering (once per configuration).
         Only items of the same draft wait for each other here."""
-        draft_key = item.draft.rel_path or item.draft.title
+        draft_key = item.draft_key
         with self._locks_lock:
             lock = self._draft_locks[draft_key]
         with lock:
@@ -147,14 +184,28 @@ class BatchRun:
                 self._prepared[key] = prepare(self.template, inp, retriever, options=item.spec.options)
             return self._prepared[key]
 
-    def _run_one(self, item: BatchItem) -> ItemOutcome:
+    def _work(self, waiting: DraftQueue, finished: queue.Queue[ItemOutcome]) -> None:
+        """One slot of concurrency: take the least-busy host, then the item that suits it best."""
+        while not self.cancel.is_set():
+            host = self.pool.acquire(set())
+            if host is None:
+                return
+            item = waiting.take(host)
+            if item is None:
+                self.pool.release(host, failed=False)
+                return
+            finished.put(self._run_one(item, host))
+
+    def _run_one(self, item: BatchItem, host: str | None) -> ItemOutcome:
+        """Run `item` on `host` (already acquired); if that host fails, on another healthy one."""
         outcome = ItemOutcome(item, "failed")
         tried: set[str] = set()
         while not self.cancel.is_set():
-            host = self.pool.acquire(tried)
             if host is None:
-                outcome.error = outcome.error or "no healthy host left"
-                return outcome
+                host = self.pool.acquire(tried)
+                if host is None:
+                    outcome.error = outcome.error or "no healthy host left"
+                    return outcome
             tried.add(host)
             outcome.host, outcome.attempts = host, outcome.attempts + 1
             try:
@@ -166,7 +217,7 @@ class BatchRun:
                 )
             except HostUnreachable as exc:
                 self.pool.release(host, failed=True)
-                outcome.error = str(exc)
+                outcome.error, host = str(exc), None
                 continue
             except ScribeError as exc:  # the model or the request is at fault, not the host: no retry
                 self.pool.release(host, failed=False)
@@ -177,11 +228,13 @@ class BatchRun:
                 outcome.status, outcome.error = "cancelled", result.call.error
                 return outcome
             if result.call.status == "failed":  # the stream broke: that host is in trouble, try another
-                outcome.error = result.call.error
+                outcome.error, host = result.call.error, None
                 continue
             outcome.status, outcome.result = "done", result.to_dict()
             self._write(item, outcome)
             return outcome
+        if host is not None and outcome.attempts == 0:
+            self.pool.release(host, failed=False)
         outcome.status = "cancelled"
         return outcome
 
@@ -209,22 +262,31 @@ class BatchRun:
                 self.on_item(outcomes[-1])
             else:
                 todo.append(item)
+        waiting = DraftQueue(todo)
+        finished: queue.Queue[ItemOutcome] = queue.Queue()
         executor = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="batch")
-        pending: set[Future[ItemOutcome]] = {executor.submit(self._run_one, item) for item in todo}
+        workers = [executor.submit(self._work, waiting, finished) for _ in range(min(self.jobs, len(todo)))]
         try:
-            while pending:
-                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    outcomes.append(future.result())
-                    self.on_item(outcomes[-1])
+            while not all(w.done() for w in workers) or not finished.empty():
+                try:
+                    outcomes.append(finished.get(timeout=0.5))
+                except queue.Empty:
+                    continue
+                self.on_item(outcomes[-1])
         except KeyboardInterrupt:
             self.interrupted = True
             self.cancel.set()
-            executor.shutdown(wait=True, cancel_futures=True)
-            outcomes += [f.result() for f in pending if f.done() and not f.cancelled()]
+            executor.shutdown(wait=True)
+            while not finished.empty():
+                outcomes.append(finished.get_nowait())
         executor.shutdown(wait=True)
+        for worker in workers:
+            worker.result()  # a bug in a worker surfaces here instead of vanishing with its thread
+        if not self.interrupted:
+            for item in waiting.drain():  # every host went down before these started
+                outcomes.append(ItemOutcome(item, "failed", error="no healthy host left"))
+                self.on_item(outcomes[-1])
         return outcomes
-
 
 def write_summary(out_dir: Path, outcomes: list[ItemOutcome]) -> Path:
     rows = [o.summary_row() for o in outcomes]
