@@ -323,9 +323,13 @@ class Runtime:
         if limit <= 0:
             yield Done("length", load_ns, len(prompt), 0, 0, 0, list(prompt))
             return
+        if grammar is not None:
+            from scribe.engine.sampling import use_checked_grammar
+
+            use_checked_grammar(llm, grammar)
         tokens = llm.generate(
             prompt, top_k=opts.top_k, top_p=opts.top_p, min_p=opts.min_p, temp=opts.temperature,
-            repeat_penalty=opts.repeat_penalty, grammar=grammar,
+            repeat_penalty=opts.repeat_penalty,
         )
         try:
             for token in tokens:
@@ -354,6 +358,10 @@ class Runtime:
                 reason = "stop"
         finally:
             tokens.close()
+            if grammar is not None:
+                from scribe.engine.sampling import restore_sampler
+
+                restore_sampler(llm)
         ended = time.perf_counter_ns()
         first = first_token_at or ended
         yield Done(
