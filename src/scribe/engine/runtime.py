@@ -428,6 +428,12 @@ def _pending_stop_prefix(text: str, stops: list[str]) -> int:
     return longest
 
 
+# llama-cpp-python's schema converter lets a string hold raw control characters (a newline, say),
+# which no JSON parser accepts; llama.cpp's own converter, and so Ollama, excludes them.
+LOOSE_JSON_CHAR = r'char ::= [^"\\]'
+STRICT_JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F]'
+
+
 def _grammar(format: Any) -> Any:
     """A llama.cpp grammar for Ollama's `format`: "json" or a JSON schema object."""
     if format in (None, ""):
@@ -438,8 +444,11 @@ def _grammar(format: Any) -> Any:
     if format == "json":
         return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
     if isinstance(format, dict):
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+
         try:
-            return LlamaGrammar.from_json_schema(json.dumps(format), verbose=False)
+            gbnf = json_schema_to_gbnf(json.dumps(format))
+            return LlamaGrammar.from_string(gbnf.replace(LOOSE_JSON_CHAR, STRICT_JSON_CHAR), verbose=False)
         except Exception as exc:
             raise RequestError(f"invalid JSON schema in format: {exc}") from exc
     raise RequestError('invalid format: expected "json" or a JSON schema object')
