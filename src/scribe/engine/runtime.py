@@ -323,13 +323,14 @@ class Runtime:
         if limit <= 0:
             yield Done("length", load_ns, len(prompt), 0, 0, 0, list(prompt))
             return
+        checked = False
         if grammar is not None:
             from scribe.engine.sampling import use_checked_grammar
 
-            use_checked_grammar(llm, grammar)
+            checked = use_checked_grammar(llm, grammar)
         tokens = llm.generate(
             prompt, top_k=opts.top_k, top_p=opts.top_p, min_p=opts.min_p, temp=opts.temperature,
-            repeat_penalty=opts.repeat_penalty,
+            repeat_penalty=opts.repeat_penalty, grammar=None if checked else grammar,
         )
         try:
             for token in tokens:
@@ -358,7 +359,7 @@ class Runtime:
                 reason = "stop"
         finally:
             tokens.close()
-            if grammar is not None:
+            if checked:
                 from scribe.engine.sampling import restore_sampler
 
                 restore_sampler(llm)

@@ -53,13 +53,16 @@ class GrammarCheckedSampler:
         return not math.isinf(self.one[0].logit)
 
 
-def use_checked_grammar(llm: Any, grammar: Any) -> None:
-    """Make `llm.generate(..., grammar=None)` sample under `grammar` the fast way.
+def use_checked_grammar(llm: Any, grammar: Any) -> bool:
+    """Make `llm.generate(..., grammar=None)` sample under `grammar` the fast way; False when this
+    llama-cpp-python has no `_init_sampler` to wrap (pass the grammar to `generate` then).
 
     `generate` builds its sampler with `_init_sampler`; the instance's own attribute wins over the
     class method, so this wraps it for this `Llama` until `restore_sampler` removes it again.
     """
-    build_chain = type(llm)._init_sampler
+    build_chain = getattr(type(llm), "_init_sampler", None)
+    if build_chain is None:
+        return False
 
     def init_sampler(**kwargs: Any) -> GrammarCheckedSampler:
         chain = build_chain(llm, **{**kwargs, "grammar": None})
@@ -68,6 +71,7 @@ def use_checked_grammar(llm: Any, grammar: Any) -> None:
         return GrammarCheckedSampler(chain, checker, llm.n_vocab())
 
     llm._init_sampler = init_sampler
+    return True
 
 
 def restore_sampler(llm: Any) -> None:
