@@ -737,6 +737,7 @@ def main() -> None:
 
         _stderr(f"[red]error:[/red] {escape(str(exc))}")
         sys.exit(1)
-    except KeyboardInterrupt:
-        _stderr("interrupted")
-        sys.exit(130)
+    except SystemExit as exc:
+        if exc.code == 130:  # Typer turns Ctrl-C into a silent exit 130 before it gets here
+            _stderr("interrupted: what finished is kept; run the same command again to go on")
+        raise
