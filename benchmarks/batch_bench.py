@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from scribe.modelspec import parse_model_spec  # noqa: E402
 from scribe.models import ModelClient  # noqa: E402
 from scribe.prompts import get_template  # noqa: E402
 from scribe.retrieval import SharedRetrieval  # noqa: E402
-from scribe.runlog import RunLog  # noqa: E402
+from scribe.runlog import RunLog, RunRecord  # noqa: E402
 from scribe.sync import SyncOptions, sync_notes  # noqa: E402
 from scribe.tasks import load_draft  # noqa: E402
 
@@ -71,39 +70,34 @@ class Run:
         return (self.wall - max(self.model.values())) / self.wall
 
 
-def call_totals(db: Path, after_id: int) -> dict[str, float]:
+def call_totals(runs: list[RunRecord]) -> dict[str, float]:
     """What the engine reported for every call of one run, retries included: where model time went."""
-    with sqlite3.connect(db) as conn:
-        row = conn.execute(
-            "SELECT COUNT(*), SUM(prompt_eval_count), SUM(prompt_eval_duration_ns), SUM(eval_count),"
-            " SUM(eval_duration_ns), SUM(total_duration_ns) FROM runs WHERE id > ?", (after_id,)).fetchone()
-    calls, p_tok, p_ns, e_tok, e_ns, t_ns = (v or 0 for v in row)
-    return {"calls": calls, "prompt_tokens": p_tok, "prompt_s": p_ns / 1e9, "decode_tokens": e_tok,
-            "decode_s": e_ns / 1e9, "other_s": (t_ns - p_ns - e_ns) / 1e9}
+    def total(field: str) -> int:
+        return sum(getattr(r, field) or 0 for r in runs)
 
-
-def last_id(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0]
+    prompt_ns, eval_ns = total("prompt_eval_duration_ns"), total("eval_duration_ns")
+    return {"calls": len(runs), "prompt_tokens": total("prompt_eval_count"), "prompt_s": prompt_ns / 1e9,
+            "decode_tokens": total("eval_count"), "decode_s": eval_ns / 1e9,
+            "other_s": (total("total_duration_ns") - prompt_ns - eval_ns) / 1e9}
 
 
 def run_batch(hosts: list[str], ws_root: Path, items: list[BatchItem], retrieval: SharedRetrieval) -> Run:
     """One batch, one job per host, results written to a scratch directory."""
     out = Path(tempfile.mkdtemp(prefix="batch-out-"))
-    db = ws_root / ".scribe" / "runs.sqlite"
-    with RunLog(db) as runlog:
-        first_id = last_id(db)
+    with RunLog(ws_root / ".scribe" / "runs.sqlite") as runlog:
+        first_id = max((r.id for r in runlog.recent(1)), default=0)
         run = BatchRun(get_template("critique", ws_root), HostPool(hosts), runlog, out, retrieve_with=retrieval.using, jobs=len(hosts), force=True)
         before = {host: busy_s(host) for host in hosts}
         started = time.perf_counter()
         outcomes = run.run(items)
         wall = time.perf_counter() - started
         model_time = {host: busy_s(host) - before[host] for host in hosts}
+        calls = [r for r in runlog.iter_all() if r.id > first_id]
     shutil.rmtree(out)
     metrics = [o.result["metrics"] for o in outcomes if o.status == "done"]
     prompt_tps = statistics.median(m["prompt_tps"] or 0.0 for m in metrics) if metrics else 0.0
     eval_tps = statistics.median(m["eval_tps"] or 0.0 for m in metrics) if metrics else 0.0
-    return Run(len(hosts), wall, model_time, len(metrics), prompt_tps, eval_tps, call_totals(db, first_id))
+    return Run(len(hosts), wall, model_time, len(metrics), prompt_tps, eval_tps, call_totals(calls))
 
 
 def bench_drafts(drafts: Path, ws_root: Path) -> Path:

@@ -288,6 +288,7 @@ class BatchRun:
                 self.on_item(outcomes[-1])
         return outcomes
 
+
 def write_summary(out_dir: Path, outcomes: list[ItemOutcome]) -> Path:
     rows = [o.summary_row() for o in outcomes]
     totals = {status: sum(1 for r in rows if r["status"] == status) for status in ("done", "skipped", "failed", "cancelled")}

@@ -323,14 +323,11 @@ class Runtime:
         if limit <= 0:
             yield Done("length", load_ns, len(prompt), 0, 0, 0, list(prompt))
             return
-        checked = False
-        if grammar is not None:
-            from scribe.engine.sampling import use_checked_grammar
+        from scribe.engine.sampling import generate
 
-            checked = use_checked_grammar(llm, grammar)
-        tokens = llm.generate(
-            prompt, top_k=opts.top_k, top_p=opts.top_p, min_p=opts.min_p, temp=opts.temperature,
-            repeat_penalty=opts.repeat_penalty, grammar=None if checked else grammar,
+        tokens = generate(
+            llm, prompt, grammar, top_k=opts.top_k, top_p=opts.top_p, min_p=opts.min_p, temp=opts.temperature,
+            repeat_penalty=opts.repeat_penalty,
         )
         try:
             for token in tokens:
@@ -359,10 +356,6 @@ class Runtime:
                 reason = "stop"
         finally:
             tokens.close()
-            if checked:
-                from scribe.engine.sampling import restore_sampler
-
-                restore_sampler(llm)
         ended = time.perf_counter_ns()
         first = first_token_at or ended
         yield Done(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import llama_cpp
@@ -53,16 +54,17 @@ class GrammarCheckedSampler:
         return not math.isinf(self.one[0].logit)
 
 
-def use_checked_grammar(llm: Any, grammar: Any) -> bool:
-    """Make `llm.generate(..., grammar=None)` sample under `grammar` the fast way; False when this
-    llama-cpp-python has no `_init_sampler` to wrap (pass the grammar to `generate` then).
+def generate(llm: Any, prompt: list[int], grammar: Any, **sampling: Any) -> Iterator[int]:
+    """`llm.generate(prompt, **sampling)` under `grammar` (or none), checking drawn tokens when it can.
 
     `generate` builds its sampler with `_init_sampler`; the instance's own attribute wins over the
-    class method, so this wraps it for this `Llama` until `restore_sampler` removes it again.
+    class method, so it is wrapped for this one generation and removed after. A llama-cpp-python
+    without `_init_sampler` gets the grammar the slow way instead of failing.
     """
     build_chain = getattr(type(llm), "_init_sampler", None)
-    if build_chain is None:
-        return False
+    if grammar is None or build_chain is None:
+        yield from llm.generate(prompt, grammar=grammar, **sampling)
+        return
 
     def init_sampler(**kwargs: Any) -> GrammarCheckedSampler:
         chain = build_chain(llm, **{**kwargs, "grammar": None})
@@ -71,8 +73,9 @@ def use_checked_grammar(llm: Any, grammar: Any) -> bool:
         return GrammarCheckedSampler(chain, checker, llm.n_vocab())
 
     llm._init_sampler = init_sampler
-    return True
-
-
-def restore_sampler(llm: Any) -> None:
-    llm.__dict__.pop("_init_sampler", None)
+    tokens = llm.generate(prompt, **sampling)
+    try:
+        yield from tokens
+    finally:
+        tokens.close()
+        llm.__dict__.pop("_init_sampler", None)
