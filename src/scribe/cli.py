@@ -103,12 +103,22 @@ def _client(ws: Any, host: str | None, engine: str | None):  # type: ignore[no-u
     return ModelClient(resolve_host(ws, engine=engine, host=host, say=_stderr))
 
 
+def _writer(ws: Any, client: Any) -> str:
+    """The configured model, else the best writer the model server has."""
+    return ws.settings.model or client.default_writer()
+
+
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-@app.command()
+serve_app = typer.Typer(invoke_without_command=True, subcommand_metavar="[COMMAND]")
+app.add_typer(serve_app, name="serve")
+
+
+@serve_app.callback()
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on; keep it on loopback unless you mean to share.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 11435,
     model: Annotated[Optional[list[str]], typer.Option("--model", help="Serve another GGUF as NAME=PATH (repeatable).", show_default=False)] = None,
@@ -119,7 +129,12 @@ def serve(
     """Run scribe's Ollama-compatible engine (llama.cpp, bundled Gemma 3 270M as `gemma3:270m`).
 
     Any Ollama client works against it: `OLLAMA_HOST=http://127.0.0.1:11435 ollama list`.
+
+    The engine that commands start in the background for this workspace (`engine = "auto"` or
+    `"embedded"`): `scribe serve status` shows it, `scribe serve stop` stops it.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     import importlib.util
 
     if importlib.util.find_spec("llama_cpp") is None:
@@ -130,6 +145,83 @@ def serve(
         run_engine(host, port, models=model or [], idle_exit_s=idle_exit, url_file=url_file, threads=threads)
     except OSError as exc:
         raise ScribeError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from exc
+
+
+@serve_app.command("status")
+def serve_status(as_json: JsonOpt = False) -> None:
+    """Show this workspace's background engine: URL, pid, memory, loaded models, counters, idle exit.
+
+    Exits 0 when it is running and 1 when it is not. A record left by an engine that is gone is
+    removed. Asking restarts its idle clock, as any request does.
+    """
+    from dataclasses import asdict
+
+    from scribe.connect import engine_status
+
+    status = engine_status(_workspace())
+    if as_json:
+        _print_json(asdict(status))
+    else:
+        print(_engine_status_line(status))
+    if not status.running:
+        raise typer.Exit(1)
+
+
+@serve_app.command("stop")
+def serve_stop(as_json: JsonOpt = False) -> None:
+    """Stop this workspace's background engine (SIGTERM, then SIGKILL after 10 s) and forget it.
+
+    Only a process that is really a scribe engine is signalled. Exits 0 whether or not one was running.
+    """
+    from dataclasses import asdict
+
+    from scribe.connect import stop_background_engine
+
+    result = stop_background_engine(_workspace())
+    if as_json:
+        _print_json(asdict(result))
+    else:
+        print(result.message)
+
+
+def _engine_status_line(status: Any) -> str:
+    """One line for `scribe serve status` (status: connect.EngineStatus)."""
+    if not status.running:
+        return "not running (stale record removed)" if status.stale_record_removed else "not running: no background engine for this workspace"
+    facts = [f"pid {status.pid}"]
+    if status.uptime_s is not None:
+        facts.append(f"up {_duration(status.uptime_s)}")
+    if status.rss_bytes is not None:
+        facts.append(f"RSS {status.rss_bytes / 1e6:.0f} MB")
+    parts = [f"running at {status.url} ({', '.join(facts)})"]
+    loaded = ", ".join(f"{m.name} until {_clock(m.expires_at)}" for m in status.models)
+    parts.append(f"loaded: {loaded}" if loaded else "no model loaded")
+    if status.stats:
+        requests = sum(v for k, v in status.stats.items() if k.endswith("_requests"))
+        tokens = status.stats.get("tokens_generated", 0)
+        parts.append(f"{requests} request{'' if requests == 1 else 's'}, {tokens} token{'' if tokens == 1 else 's'} generated, "
+                     f"busy {status.stats.get('busy_ns', 0) / 1e9:.1f} s")
+    if status.idle_exit_s is not None:
+        parts.append(f"exits after {_duration(status.idle_exit_s)} idle (not before {_clock(status.exits_if_idle_at)})")
+    return "; ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _clock(iso: str | None) -> str:
+    """An ISO timestamp as local wall-clock time (HH:MM:SS), or as given if it does not parse."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso or "").astimezone().strftime("%H:%M:%S")
+    except ValueError:
+        return iso or "?"
 
 
 @app.command()
@@ -156,7 +248,7 @@ def ask(
     if seed is not None:
         options["seed"] = seed
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
-    request = CallRequest(task="ask", model=model or ws.settings.model, messages=messages, options=options)
+    request = CallRequest(task="ask", model=model or _writer(ws, client), messages=messages, options=options)
     echo = None if as_json else (lambda piece: print(piece, end="", flush=True))
     with RunLog(ws.ensure_state_dir() / "runs.sqlite") as runlog:
         run_id, result = run_call(client, runlog, request, on_token=echo)
@@ -420,7 +512,6 @@ def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, s
     from scribe.tasks import TaskInput, execute, load_draft, prepare
 
     ws = _workspace()
-    spec = parse_model_spec(model[0] if model else ws.settings.model)
     template = get_template(task, ws.root)
     draft = load_draft(draft_path, ws.root) if draft_path else None
     inp = TaskInput(task=task, draft=draft, topic=topic, section=section, sections=sections, words=words, k=k)
@@ -429,6 +520,7 @@ def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, s
     if not as_json:
         echo = (lambda p: print(p, end="", flush=True, file=sys.stderr)) if streaming_json else (lambda p: print(p, end="", flush=True))
     with _task_session(ws, host, engine, k) as (client, runlog, retrieval):
+        spec = parse_model_spec(model[0] if model else _writer(ws, client))
         prepared = prepare(template, inp, retrieval.using(client) if retrieval else None, options=spec.options)
         result = execute(prepared, client, runlog, model=spec.name, on_token=echo)
     if as_json:
@@ -532,17 +624,17 @@ def _critique_batch(drafts: list[Path], *, model: list[str] | None, k: int, as_j
     from scribe.tasks import load_draft
 
     ws = _workspace()
-    specs = [parse_model_spec(m) for m in (model or [ws.settings.model])]
     loaded = []
     for path in drafts:
         try:
             loaded.append(load_draft(path, ws.root))
         except ScribeError as exc:
             _stderr(f"[yellow]skipped:[/yellow] {exc}")
-    items = [BatchItem(d, s) for d in loaded for s in specs]
     template = get_template("critique", ws.root)
     console = Console(stderr=True, highlight=False)
     with _task_session(ws, (hosts or [None])[0], engine, k) as (client, runlog, retrieval):
+        specs = [parse_model_spec(m) for m in (model or [_writer(ws, client)])]
+        items = [BatchItem(d, s) for d in loaded for s in specs]
         pool = HostPool(hosts or [client.host])
         columns = (TextColumn("critique"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
@@ -643,7 +735,6 @@ def bench(
 
     ws = _workspace()
     tasks = check_tasks(task or [])
-    specs = list({s.label: s for s in (parse_model_spec(m) for m in (model or [ws.settings.model]))}.values())
     judge_spec = parse_model_spec(judge) if judge else None
     loaded = find_drafts(drafts, ws.root)
     settings = BenchSettings(out.name, sections=sections, words=words, k=k, options=load_options_file(options_file) if options_file else {})
@@ -652,6 +743,7 @@ def bench(
     console = Console(stderr=True, highlight=False)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with _task_session(ws, host, engine, k) as (client, runlog, retrieval):
+        specs = list({s.label: s for s in (parse_model_spec(m) for m in (model or [_writer(ws, client)]))}.values())
         environment = {"engine": describe_engine(client), "machine": machine(),
                        "command": "scribe " + shlex.join(sys.argv[1:])}
         runner = BenchRunner(client, runlog, templates, settings, retrieve=retrieval.using(client) if retrieval else None,

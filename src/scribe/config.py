@@ -19,7 +19,9 @@ from scribe.errors import ConfigError
 CONFIG_FILE = "scribe.toml"
 STATE_DIR = ".scribe"
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
-DEFAULT_MODEL = "gemma3:270m"
+# The writers scribe knows, best first: with no `model` set, tasks use the first the server has.
+WRITERS = ("qwen2.5-coder:1.5b", "qwen2.5-coder:0.5b", "gemma3:270m")
+DEFAULT_EMBED_MODEL = "all-minilm"
 
 EngineMode = Literal["auto", "ollama", "embedded"]
 
@@ -40,8 +42,8 @@ class Settings(BaseModel):
 
     engine: EngineMode = "auto"
     ollama_host: str = DEFAULT_OLLAMA_HOST
-    model: str = DEFAULT_MODEL
-    embed_model: str = DEFAULT_MODEL
+    model: str | None = None  # None: the best of WRITERS the model server has
+    embed_model: str = DEFAULT_EMBED_MODEL
     warn_remote_host: bool = True
     index: IndexSettings = Field(default_factory=IndexSettings)
 

@@ -28,6 +28,9 @@ def run_checks(
     """Run the checks in order (a failure stops the checks that depend on it), then sum up offline readiness."""
     hosts: list[str] = []
     checks = _service_checks(workspace_path, host=host, engine=engine, say=say, hosts=hosts)
+    engine_check = background_engine(workspace_path)
+    if engine_check is not None:
+        checks.append(engine_check)
     checks.append(offline_ready(checks, hosts[0] if hosts else None))
     return checks
 
@@ -35,9 +38,9 @@ def run_checks(
 def _service_checks(
     workspace_path: Path | None, *, host: str | None, engine: str | None, say: Callable[[str], None], hosts: list[str]
 ) -> list[Check]:
-    from scribe.config import open_workspace
+    from scribe.config import DEFAULT_EMBED_MODEL, WRITERS, open_workspace
     from scribe.connect import resolve_host
-    from scribe.models import ModelClient
+    from scribe.models import ModelClient, pick_writer
 
     checks: list[Check] = []
     try:
@@ -57,14 +60,18 @@ def _service_checks(
     checks.append(Check("model server", True, f"{client.host} answers (version {version})"))
 
     try:
-        names = [m.name for m in client.list_models()]
+        models = client.list_models()
+        names = [m.name for m in models]
     except ScribeError as exc:
         checks.append(Check("models", False, str(exc)))
         return checks
-    for role, name in (("chat model", ws.settings.model), ("embed model", ws.settings.embed_model)):
+    writer = ws.settings.model or pick_writer(models, WRITERS)
+    for role, name, best in (("chat model", writer, WRITERS[0]), ("embed model", ws.settings.embed_model, DEFAULT_EMBED_MODEL)):
         present = name in names or f"{name}:latest" in names
-        checks.append(Check(role, present, f"{name} {'present' if present else 'missing'}",
-                            "" if present else f"ollama pull {name}, or set model/embed_model in scribe.toml"))
+        chosen = "" if ws.settings.model or role != "chat model" else " (the best writer this server has)"
+        advice = "" if name == best else f"; {best} is recommended: ollama pull {best}"
+        checks.append(Check(role, present, f"{name} {'present' if present else 'missing'}{chosen}{advice if present else ''}",
+                            "" if present else f"ollama pull {name} (or, with scribe's engine, {_engine_install(name)}), or set model/embed_model in scribe.toml"))
 
     try:
         vectors = client.embed(ws.settings.embed_model, ["doctor check"])
@@ -72,6 +79,31 @@ def _service_checks(
     except ScribeError as exc:
         checks.append(Check("embeddings", False, str(exc), f"check that {ws.settings.embed_model} supports embeddings"))
     return checks
+
+
+def _engine_install(name: str) -> str:
+    from scribe.engine.weights import BUNDLED
+
+    for model in BUNDLED:
+        if name in (model.name, model.name.removesuffix(":latest")):
+            return model.install
+    return "scribe serve --model NAME=PATH to serve a GGUF file"
+
+
+def background_engine(workspace_path: Path | None) -> Check | None:
+    """The engine commands start in the background for this workspace: informational, never a failure."""
+    from scribe.config import open_workspace
+    from scribe.connect import engine_status
+
+    try:
+        ws = open_workspace(workspace_path)
+    except ScribeError:
+        return None  # the settings check has said why
+    status = engine_status(ws, remove_stale=False)
+    if not status.running:
+        return Check("background engine", True, "not running for this workspace")
+    rss = f", RSS {status.rss_bytes / 1e6:.0f} MB" if status.rss_bytes is not None else ""
+    return Check("background engine", True, f"running at {status.url} (pid {status.pid}{rss}); scribe serve stop stops it")
 
 
 def _state_writable(state_dir: Path) -> Check:

@@ -108,6 +108,20 @@ class ModelInfo:
     modified_at: str | None
 
 
+# Model families that only embed; never picked as a writer.
+EMBEDDING_FAMILIES = ("bert", "nomic-bert", "jina-bert-v2")
+
+
+def pick_writer(models: Sequence[ModelInfo], preferred: Sequence[str]) -> str:
+    """The first preferred writer the server has, else its first model that writes, else the best known."""
+    names = {m.name for m in models} | {m.name.removesuffix(":latest") for m in models}
+    for name in preferred:
+        if name in names:
+            return name
+    writers = [m.name for m in models if (m.family or "") not in EMBEDDING_FAMILIES and "embed" not in m.name]
+    return writers[0] if writers else preferred[0]
+
+
 def _is_connect_error(exc: BaseException) -> bool:
     import httpx
 
@@ -188,6 +202,12 @@ class ModelClient:
             )
             self._digests[m.model or ""] = m.digest or ""
         return models
+
+    def default_writer(self) -> str:
+        """The model for writing tasks when none is configured: the best writer this server has."""
+        from scribe.config import WRITERS
+
+        return pick_writer(self.list_models(), WRITERS)
 
     def digest(self, model: str) -> str | None:
         """The model's digest as the server reports it, or None when it is not listed."""

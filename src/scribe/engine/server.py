@@ -18,7 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from scribe import __version__
+from scribe.engine.cancel import Cancelled, watch_connection
 from scribe.engine.runtime import Done, RequestError, Runtime, UnknownModel, parse_keep_alive
+from scribe.engine.templates import OLLAMA_TEMPLATES
 
 log = logging.getLogger("scribe.engine")
 
@@ -88,13 +90,11 @@ class EngineServer(ThreadingHTTPServer):
             self.server_close()
 
 
-class ClientGone(Exception):
-    """The client closed the connection; stop work for it."""
-
-
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: EngineServer
+    cancel: threading.Event  # set when the client of the current request has gone
+    finished: threading.Event  # set when the current request is done, to end its watcher
     server_version = f"scribe-engine/{__version__}"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -114,8 +114,10 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(status, {"error": message})
 
     def _read_json(self) -> dict[str, Any]:
+        """The request body; from here on, a watcher notices if the client goes away."""
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        watch_connection(self.connection, self.cancel, self.finished)
         if not raw.strip():
             return {}
         try:
@@ -139,7 +141,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, Cancelled):
             self.server.runtime.count("cancelled_streams")
             self.close_connection = True
         finally:
@@ -157,18 +159,20 @@ class Handler(BaseHTTPRequestHandler):
         except Busy as exc:
             self._error(HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
             return
+        self.cancel, self.finished = threading.Event(), threading.Event()
         try:
             route()
         except RequestError as exc:
             self._error(HTTPStatus.BAD_REQUEST, str(exc))
         except UnknownModel as exc:
             self._error(HTTPStatus.NOT_FOUND, str(exc))
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, Cancelled):
             self.close_connection = True
         except Exception as exc:  # the server must outlive any one request
             log.exception("request failed")
             self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"engine error: {exc}")
         finally:
+            self.finished.set()
             self.server.end()
 
     def do_GET(self) -> None:
@@ -218,17 +222,14 @@ class Handler(BaseHTTPRequestHandler):
         req = self._read_json()
         entry = self.server.runtime.entry(_model_name(req))
         params = "\n".join(f"{k} {v}" for k, v in entry.defaults.items())
-        template = (
-            "<start_of_turn>user\n{{ .Prompt }}<end_of_turn>\n<start_of_turn>model\n" if entry.is_gemma else "{{ .Prompt }}"
-        )
         self._send_json(HTTPStatus.OK, {
             "license": entry.metadata.get("general.license", ""),
             "modelfile": f"FROM {entry.path}\n" + "".join(f"PARAMETER {k} {v}\n" for k, v in entry.defaults.items()),
             "parameters": params,
-            "template": template,
+            "template": "" if entry.embeds_only else OLLAMA_TEMPLATES[entry.chat_format],
             "details": entry.details(),
             "model_info": {k: _number_or_text(v) for k, v in entry.metadata.items() if not k.startswith("tokenizer.")},
-            "capabilities": ["completion", "embedding"],
+            "capabilities": entry.capabilities,
             "modified_at": entry.modified_at,
         })
 
@@ -247,7 +248,8 @@ class Handler(BaseHTTPRequestHandler):
             self._load_only(req, name, lambda: {"message": {"role": "assistant", "content": ""}})
             return
         events = runtime.generate(
-            name, messages=messages, options=_options(req), format=req.get("format"), keep_alive=req.get("keep_alive")
+            name, messages=messages, options=_options(req), format=req.get("format"), keep_alive=req.get("keep_alive"),
+            cancel=self.cancel,
         )
         self._respond(req, name, events, lambda piece: {"message": {"role": "assistant", "content": piece}})
 
@@ -264,13 +266,15 @@ class Handler(BaseHTTPRequestHandler):
             return
         if req.get("raw"):
             events = runtime.generate(
-                name, raw_prompt=prompt, options=_options(req), format=req.get("format"), keep_alive=req.get("keep_alive")
+                name, raw_prompt=prompt, options=_options(req), format=req.get("format"), keep_alive=req.get("keep_alive"),
+                cancel=self.cancel,
             )
         else:
             messages = ([{"role": "system", "content": str(req["system"])}] if req.get("system") else [])
             messages.append({"role": "user", "content": prompt})
             events = runtime.generate(
-                name, messages=messages, options=_options(req), format=req.get("format"), keep_alive=req.get("keep_alive")
+                name, messages=messages, options=_options(req), format=req.get("format"), keep_alive=req.get("keep_alive"),
+                cancel=self.cancel,
             )
         self._respond(req, name, events, lambda piece: {"response": piece}, with_context=True)
 
@@ -321,7 +325,7 @@ class Handler(BaseHTTPRequestHandler):
         name = _model_name(req)
         inputs = _embed_inputs(req)
         started = time.perf_counter_ns()
-        vectors, count, load_ns = self.server.runtime.embed(name, inputs, keep_alive=req.get("keep_alive"))
+        vectors, count, load_ns = self.server.runtime.embed(name, inputs, keep_alive=req.get("keep_alive"), cancel=self.cancel)
         self._send_json(HTTPStatus.OK, {
             "model": name, "embeddings": vectors, "total_duration": time.perf_counter_ns() - started,
             "load_duration": load_ns, "prompt_eval_count": count,
@@ -334,7 +338,7 @@ class Handler(BaseHTTPRequestHandler):
         prompt = req.get("prompt", "")
         if not isinstance(prompt, str):
             raise RequestError("invalid prompt: expected a string")
-        vectors, _, _ = self.server.runtime.embed(name, [prompt], normalize=False, keep_alive=req.get("keep_alive"))
+        vectors, _, _ = self.server.runtime.embed(name, [prompt], normalize=False, keep_alive=req.get("keep_alive"), cancel=self.cancel)
         self._send_json(HTTPStatus.OK, {"embedding": vectors[0] if prompt else []})
 
 

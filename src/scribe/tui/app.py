@@ -136,7 +136,8 @@ class ScribeApp(App[None]):
             self.services.index = index
         self.state = TuiState.load(workspace.state_dir)
         self.task_options = {**self.state.task_options, **(task_options or {})}
-        self.model = self.state.model or workspace.settings.model
+        # Empty until connect() asks the model server for its best writer (no model configured).
+        self.model = self.state.model or workspace.settings.model or ""
         self.autosave_delay = autosave_delay
         self.autoconnect = autoconnect
         self.keeper = DraftKeeper(self, on_saved=self._index_soon)
@@ -285,7 +286,10 @@ class ScribeApp(App[None]):
     def connect(self) -> None:
         """Resolve (and if need be start) the model server early, so the first task starts at once."""
         try:
-            self.services.client()
+            client = self.services.client()
+            if not self.model:
+                name = client.default_writer()
+                self._deliver(lambda: self._use_default_model(name))
         except ScribeError as exc:
             self._notify_any_thread(str(exc), "error", "Model server")
         except Exception as exc:  # noqa: BLE001 - the app must not crash on a connection problem
@@ -765,6 +769,12 @@ class ScribeApp(App[None]):
     def _model_label(m: Any) -> str:
         details = " · ".join(x for x in (m.parameter_size, m.quantization, f"{m.size / 1e6:.0f} MB") if x)
         return f"{m.name}  ({details})"
+
+    def _use_default_model(self, name: str) -> None:
+        """The server's best writer, for this session only (F7 makes a choice that is remembered)."""
+        if not self.model:
+            self.model = name
+            self.status.set_model(f"model: {name}")
 
     def _set_model(self, name: str | None) -> None:
         if not name:
