@@ -1,7 +1,7 @@
 """`scribe index` for real: the session engine's embeddings, Chroma on disk and behind `chroma run`, FTS5.
 
-Embedding is the slow part (the 270M engine on 2 cores), so these workspaces are small and each
-chunk count is checked against the engine's own `embed_inputs` counter.
+Embedding is the slow part (the engine on 2 cores), so these workspaces are small and each chunk
+count is checked against the engine's own `embed_inputs` counter.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from conftest import MODEL, run_scribe, settled
+from conftest import EMBED_MODEL, MODEL, run_scribe, settled
 from index_support import configure, index_state, start_chroma_server, write_note
 from scribe.config import open_workspace
 from scribe.index import open_index
 from scribe.manifest import load_manifest
 from scribe.models import ModelClient
-from scribe.retrieval import SearchFilters, retrieve
+from scribe.retrieval import SearchFilters, Sources, retrieve
 from scribe.sync import SyncReport, SyncOptions, sync_notes
 
 WIDE = {"COLUMNS": "400"}  # keep Rich from wrapping one-line messages
@@ -40,7 +40,7 @@ def sync(ws: Path, engine_url: str, *paths: Path) -> SyncReport:
     with open_index(workspace) as index:
         return sync_notes(
             index, list(paths) or [ws / "notes"], root=ws, client=ModelClient(engine_url),
-            options=SyncOptions(embed_model=MODEL, batch_size=8),
+            options=SyncOptions(embed_model=EMBED_MODEL, batch_size=8),
         )
 
 
@@ -52,6 +52,17 @@ def chroma_metadata(ws: Path, ids: list[str]) -> list[dict[str, object]]:
     SharedSystemClient.clear_system_cache()
     client = chromadb.PersistentClient(path=str(ws / ".scribe" / "chroma"), settings=Settings(anonymized_telemetry=False))
     return list(client.get_collection("scribe-notes").get(ids=ids, include=["metadatas"])["metadatas"])
+
+
+def chroma_collections(ws: Path) -> dict[str, tuple[dict[str, object], int]]:
+    """Every collection in the workspace's local store: its metadata and how many vectors it holds."""
+    import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient
+    from chromadb.config import Settings
+
+    SharedSystemClient.clear_system_cache()
+    client = chromadb.PersistentClient(path=str(ws / ".scribe" / "chroma"), settings=Settings(anonymized_telemetry=False))
+    return {c.name: (dict(c.metadata or {}), c.count()) for c in client.list_collections()}
 
 
 def file_ids(ws: Path, rel: str) -> list[str]:
@@ -155,19 +166,142 @@ def test_bad_files_do_not_stop_the_run(workspace: Path) -> None:
         assert [h["path"] for h in hits] == [path]
 
 
-def test_switching_embed_model_asks_for_rebuild_and_rebuild_spares_the_notes(workspace: Path) -> None:
-    note = write_note(workspace, "notes/a.md", "Apples grow on trees.\n", title="Apples")
-    assert scribe("index", cwd=workspace).returncode == 0
-    line = one_line_error(scribe("index", cwd=workspace, env={"SCRIBE_EMBED_MODEL": "nomic-embed-text"}))
-    assert f"'{MODEL}'" in line and "'nomic-embed-text'" in line and "scribe index --rebuild" in line
+SWITCH_NOTICE = f"embed model changed from '{MODEL}' to '{EMBED_MODEL}': re-embedding 3 chunks; search is keyword-only until this finishes"
+KEYWORD_ONLY = f"search is keyword-only: the index holds '{MODEL}' vectors, run `scribe index` to re-embed with '{EMBED_MODEL}'"
 
-    before = (note.read_bytes(), note.stat().st_mtime_ns)
-    result = scribe("index", "--rebuild", "--json", cwd=workspace)
+
+def search_with(ws: Path, embed_model: str, query: str, client: ModelClient | None = None, **kwargs: object) -> Sources:
+    """Search as a process configured with ``embed_model`` would (without a client, embedding the query fails)."""
+    with open_index(open_workspace(ws, env={"SCRIBE_EMBED_MODEL": embed_model})) as index:
+        return retrieve(index, client, query, **kwargs)  # type: ignore[arg-type]
+
+
+def test_switching_embed_model_reembeds_every_chunk_and_spares_the_notes(
+    workspace: Path, engine_url: str, engine_stats: Callable[[], dict[str, int]]
+) -> None:
+    # The real upgrade, both models served by the session engine: vectors from gemma3:270m (640
+    # dimensions), then embed_model all-minilm (384). Another name alone takes the same path: the
+    # switch is decided on the model name; the dimension only has to follow.
+    note = write_note(workspace, "notes/a.md", "# Apples\n\nApples grow on trees.\n\n## Storing\n\nKeep apples cool.\n", tags="[fruit]")
+    write_note(workspace, "notes/b.md", "Bananas are yellow.\n", title="Bananas")
+    result = scribe("index", cwd=workspace, env={"SCRIBE_EMBED_MODEL": MODEL})
+    assert result.returncode == 0, result.stderr
+    before = index_state(workspace)
+    notes_before = (note.read_bytes(), note.stat().st_mtime_ns)
+
+    for mode in ("hybrid", "vector"):  # switched, not yet re-embedded: keyword-only, and it says so
+        hits = search_with(workspace, EMBED_MODEL, "apples", mode=mode)
+        assert hits.notice == KEYWORD_ONLY and hits and all(h.vector_rank is None and h.keyword_rank for h in hits)
+    result = scribe("search", "apples", "--json", cwd=workspace)  # the CLI too (embed_model defaults to all-minilm)
+    assert result.returncode == 0, result.stderr
+    assert [h["vector_rank"] for h in json.loads(result.stdout)] == [None, None]
+
+    embedded = settled(engine_stats)["embed_inputs"]
+    result = scribe("index", "--json", cwd=workspace, env={"SCRIBE_EMBED_MODEL": EMBED_MODEL})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines() == [f"warning: {SWITCH_NOTICE}"]
+    report = json.loads(result.stdout)
+    assert report["warnings"] == [SWITCH_NOTICE]
+    assert (report["reembedded"], report["chunks_embedded"], report["chunks_total"], report["files_unchanged"]) == (3, 3, 3, 2)
+    assert engine_stats()["embed_inputs"] - embedded == 3
+    dimension = len(ModelClient(engine_url).embed(EMBED_MODEL, ["x"])[0])
+    assert chroma_collections(workspace) == {"scribe-notes": ({"embed_model": EMBED_MODEL, "dimension": dimension}, 3)}
+    manifest = load_manifest(workspace / ".scribe" / "manifest.json")
+    assert (manifest.embed_model, manifest.dimension) == (EMBED_MODEL, dimension)
+    after = index_state(workspace)
+    assert after.consistent() and after == before  # the same chunk ids in every part: only the vectors are new
+    assert chroma_metadata(workspace, file_ids(workspace, "notes/a.md"))[0]["tags"] == ["fruit"]  # metadata carried over
+    assert (note.read_bytes(), note.stat().st_mtime_ns) == notes_before
+    assert not (workspace / ".scribe" / "index.pending").exists()
+
+    hits = search_with(workspace, EMBED_MODEL, "where do apples grow", ModelClient(engine_url), mode="vector")
+    assert hits.notice is None and hits[0].path == "notes/a.md" and hits[0].vector_rank == 1
+
+    result = scribe("index", "--rebuild", "--json", cwd=workspace)  # --rebuild still starts from the notes
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["rebuilt"] and report["chunks_embedded"] == report["chunks_total"] == 1
-    assert (note.read_bytes(), note.stat().st_mtime_ns) == before
+    assert report["rebuilt"] and report["chunks_embedded"] == report["chunks_total"] == 3 and not report["reembedded"]
+    assert (note.read_bytes(), note.stat().st_mtime_ns) == notes_before
     assert index_state(workspace).consistent()
+
+
+class ShorterVectors:
+    """A stand-in for a model server whose model was swapped under the same name for one with fewer dimensions."""
+
+    def __init__(self, client: ModelClient, dimension: int) -> None:
+        self.client, self.dimension = client, dimension
+
+    def embed(self, model: str, texts: list[str], *, batch_size: int = 64) -> list[list[float]]:
+        return [vector[: self.dimension] for vector in self.client.embed(model, texts, batch_size=batch_size)]
+
+
+def test_a_model_that_changed_dimension_is_reembedded_when_notes_change(workspace: Path, engine_url: str) -> None:
+    write_note(workspace, "notes/a.md", APPLES)
+    b = write_note(workspace, "notes/b.md", "Bananas are yellow.\n")
+    assert sync(workspace, engine_url).chunks_total == 4
+    hits = search_with(workspace, EMBED_MODEL, "apples", query_vector=[0.5] * 16)
+    assert hits and all(h.vector_rank is None for h in hits)
+    assert hits.notice is not None and "16-dimension" in hits.notice and "scribe index --rebuild" in hits.notice
+
+    b.write_text("Bananas are yellow, then brown.\n")
+    with open_index(open_workspace(workspace, env={})) as index:
+        report = sync_notes(index, [workspace / "notes"], root=workspace, client=ShorterVectors(ModelClient(engine_url), 16),
+                            options=SyncOptions(embed_model=EMBED_MODEL, batch_size=8))
+    (warning,) = report.warnings
+    assert warning.startswith(f"'{EMBED_MODEL}' now returns 16-dimension vectors, not the ") and "re-embedding 4 chunks" in warning
+    assert (report.reembedded, report.chunks_embedded, report.files_changed, report.chunks_total) == (4, 5, 1, 4)
+    assert chroma_collections(workspace) == {"scribe-notes": ({"embed_model": EMBED_MODEL, "dimension": 16}, 4)}
+    assert index_state(workspace).consistent()
+    assert search_with(workspace, EMBED_MODEL, "apples", query_vector=[0.5] * 16).notice is None
+
+
+def index_killed_at(ws: Path, point: str, embed_model: str) -> str:
+    """Run `scribe index` with a kill point (tests/subprocess_hooks/killpoint.py); it must die there. Returns its stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCRIBE_", "OLLAMA_"))}
+    result = subprocess.run([sys.executable, "-m", "scribe", "index"], cwd=ws, capture_output=True, text=True, timeout=300,
+                            env={**env, **WIDE, "FAULT_KILL_AT": point, "SCRIBE_EMBED_MODEL": embed_model})
+    assert result.returncode == -signal.SIGKILL, f"{point} was not reached: {result.returncode} {result.stderr}"
+    return result.stderr
+
+
+@pytest.mark.slow
+def test_a_reembed_killed_at_each_step_is_finished_by_the_next_run(workspace: Path, engine_url: str) -> None:
+    configure(workspace, embed_batch_size=1)
+    write_note(workspace, "notes/a.md", "# Apples\n\nApples grow on trees.\n\n## Storing\n\nKeep apples cool.\n")
+    write_note(workspace, "notes/b.md", "Bananas are yellow.\n")
+    assert scribe("index", cwd=workspace, env={"SCRIBE_EMBED_MODEL": MODEL}).returncode == 0
+    committed = index_state(workspace)
+
+    def still_answers(vectors_from: str | None) -> None:
+        """What the manifest names is whole, the index answers, and never with another model's vectors."""
+        state = index_state(workspace)
+        assert state.consistent() if vectors_from else set(state.manifest) <= state.fts
+        assert state.manifest == committed.manifest and state.fts == committed.fts
+        hits = search_with(workspace, EMBED_MODEL, "apples")
+        assert hits and all(h.vector_rank is None for h in hits)
+        assert hits.notice == (KEYWORD_ONLY if vectors_from == MODEL else None)
+
+    staged = "scribe-notes-reembed"
+    err = index_killed_at(workspace, "scribe.vectors:VectorStore.upsert:2", EMBED_MODEL)  # one new vector staged
+    assert SWITCH_NOTICE in err
+    assert chroma_collections(workspace)[staged][1] == 1
+    still_answers(MODEL)
+    err = index_killed_at(workspace, "scribe.manifest:save_manifest:1:after", EMBED_MODEL)  # resumed, all staged, switched
+    assert "re-embedding 2 chunks" in err  # the staged vector was kept
+    assert load_manifest(workspace / ".scribe" / "manifest.json").embed_model == EMBED_MODEL
+    assert chroma_collections(workspace)["scribe-notes"][0]["embed_model"] == MODEL
+    still_answers(MODEL)
+    index_killed_at(workspace, "scribe.vectors:VectorStore.drop_collection:1:after", EMBED_MODEL)  # old vectors gone, staged not renamed
+    assert set(chroma_collections(workspace)) == {staged}
+    still_answers(None)
+
+    result = scribe("index", "--json", cwd=workspace, env={"SCRIBE_EMBED_MODEL": EMBED_MODEL})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["chunks_embedded"] == 0
+    assert {name: meta["embed_model"] for name, (meta, _) in chroma_collections(workspace).items()} == {"scribe-notes": EMBED_MODEL}
+    assert index_state(workspace).consistent() and not (workspace / ".scribe" / "index.pending").exists()
+    hits = search_with(workspace, EMBED_MODEL, "apples", ModelClient(engine_url))
+    assert hits.notice is None and hits[0].vector_rank is not None
 
 
 def test_a_second_index_run_waits_briefly_then_says_why(workspace: Path) -> None:

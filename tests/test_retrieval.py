@@ -65,11 +65,10 @@ def recall_at_5(corpus: Corpus, mode: Mode, queries: list[dict[str, str]]) -> fl
 
 def test_recall_at_5_by_mode(corpus: Corpus) -> None:
     recall = {mode: recall_at_5(corpus, mode, QUERIES) for mode in ("keyword", "hybrid", "vector")}
-    # Measured on this corpus: keyword 1.00, hybrid 0.96, vector 0.63.
+    # Measured on this corpus with all-minilm: 1.00 in every mode (gemma3:270m's vectors: 0.54-0.63).
     assert recall["keyword"] >= 0.95, recall
-    assert recall["hybrid"] >= 0.85, recall
-    assert recall["vector"] >= 0.45, recall
-    assert recall["hybrid"] > recall["vector"], recall
+    assert recall["vector"] >= 0.95, recall
+    assert recall["hybrid"] >= recall["keyword"], recall
 
 
 def test_exact_strings_are_found_by_keyword_and_hybrid(corpus: Corpus) -> None:

@@ -15,6 +15,12 @@ run completes from:
 So the saved manifest never names a chunk missing from a store. A run that finds ``index.pending``
 (the last one did not finish) first reconciles: ids in a store but not in the manifest are deleted,
 and the files that were being written are re-checked.
+
+Switching embed models re-embeds every chunk into a staged Chroma collection beside the index's
+(``scribe.sync``). The manifest save naming the new model and dimension is the switch; from then
+until the staged collection has replaced the index's (drop, then rename) the manifest's vectors are
+the staged ones. ``index.pending`` is written before the first staged vector, so after a kill
+anywhere in between the next run finishes the switch or resumes the re-embed.
 """
 
 from __future__ import annotations
@@ -36,13 +42,19 @@ LOCK_WAIT_S = 3.0
 
 
 class NotesIndex:
-    """One workspace's index. Stores are opened on first use: a run with nothing to do never loads Chroma."""
+    """One workspace's index. Stores are opened on first use: a run with nothing to do never loads Chroma.
 
-    def __init__(self, state_dir: Path, location: StoreLocation) -> None:
+    ``embed_model`` is the configured embedding model: queries are embedded with it, so a search
+    uses the vectors only when they come from it (``scribe.retrieval``).
+    """
+
+    def __init__(self, state_dir: Path, location: StoreLocation, embed_model: str) -> None:
         self.state_dir = state_dir
         self.location = location
+        self.embed_model = embed_model
         self._keyword: KeywordStore | None = None
         self._vectors: VectorStore | None = None
+        self._staged: VectorStore | None = None
 
     @property
     def manifest_path(self) -> Path:
@@ -75,6 +87,27 @@ class NotesIndex:
             self._vectors = VectorStore(self.location)
         return self._vectors
 
+    @property
+    def staged_vectors(self) -> VectorStore:
+        """The collection a re-embed with another model fills before it becomes ``vectors``."""
+        if self._staged is None:
+            self._staged = VectorStore(self.location, self.location.staged_collection)
+        return self._staged
+
+    def promote_staged(self) -> None:
+        """Make the staged collection the index's: drop the old one, then rename the staged one.
+
+        A kill between the two leaves only the staged collection, which the next run renames.
+        """
+        staged = self.staged_vectors
+        self.vectors.drop_collection()
+        staged.rename(self.location.collection)
+        self._vectors, self._staged = staged, None
+
+    def drop_staged(self) -> None:
+        self.staged_vectors.drop_collection()
+        self._staged = None
+
     def load_manifest(self) -> Manifest:
         return load_manifest(self.manifest_path)
 
@@ -83,6 +116,7 @@ class NotesIndex:
             self._keyword.close()
             self._keyword = None
         self._vectors = None
+        self._staged = None
 
     def __enter__(self) -> NotesIndex:
         return self
@@ -127,6 +161,7 @@ class NotesIndex:
             wipe_local_store(self.location)
         else:
             self.vectors.drop_collection()
+            self.drop_staged()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.keyword_path}{suffix}").unlink(missing_ok=True)
         self.manifest_path.unlink(missing_ok=True)
@@ -186,7 +221,7 @@ def open_index(workspace: Workspace, chroma_url: str | None = None) -> NotesInde
         location = StoreLocation(url=url, workspace_key=str(workspace.root))
     else:
         location = StoreLocation(path=state_dir / "chroma")
-    return NotesIndex(state_dir, location)
+    return NotesIndex(state_dir, location, workspace.settings.embed_model)
 
 
 def _check_url(url: str) -> str:

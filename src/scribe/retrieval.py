@@ -4,6 +4,10 @@ Vector hits (Chroma, cosine) and keyword hits (FTS5, BM25) are fused by reciproc
 which needs no score calibration between the two: a chunk ranked well by either comes up, so an
 exact term, a name or an error string is found even when the embedding model is weak. One file may
 not crowd out the others: at most ``per_file`` chunks each.
+
+Queries are embedded with the configured embed model (``NotesIndex.embed_model``). While the index
+holds another model's vectors (the model changed and `scribe index` has not re-embedded yet), a
+search is keyword-only and says why in ``Sources.notice``: vectors of two models are never compared.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal, Protocol
 
@@ -69,6 +73,14 @@ class Source:
         return asdict(self)
 
 
+class Sources(list[Source]):
+    """What ``retrieve`` found, best first; ``notice`` says why the search was keyword-only when it had to be."""
+
+    def __init__(self, sources: Iterable[Source] = (), notice: str | None = None) -> None:
+        super().__init__(sources)
+        self.notice = notice
+
+
 def retrieve(
     index: NotesIndex,
     client: QueryEmbedder | None,
@@ -79,26 +91,30 @@ def retrieve(
     mode: Mode = "hybrid",
     per_file: int = 2,
     query_vector: Sequence[float] | None = None,
-) -> list[Source]:
+) -> Sources:
     """The top ``k`` chunks for ``query``, best first.
 
-    The query is embedded with the model the index was built with (``client`` may be None in keyword
-    mode, or when ``query_vector`` is given, e.g. by a benchmark that times the search alone).
+    The query is embedded with ``index.embed_model`` (``client`` may be None in keyword mode, or when
+    ``query_vector`` is given, e.g. by a benchmark that times the search alone). When the index's
+    vectors cannot be compared with it, every mode falls back to keyword search, with a notice.
     """
     if mode not in MODES:
         raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
     if not index.exists():
         raise NotesIndexError(f"there is no notes index in {index.state_dir} yet; build it with `scribe index`")
     if k <= 0 or not query.strip():
-        return []
+        return Sources()
     paths = allowed_paths(index, filters or SearchFilters())
     if paths is not None and not paths:
-        return []
+        return Sources()
     pool = max(MIN_CANDIDATES, 4 * k)
     vector_hits: list[tuple[str, float]] = []
     keyword_hits: list[tuple[str, float]] = []
+    notice = None
     if mode != "keyword":
-        vector_hits = _vector_hits(index, client, query, query_vector, pool, paths)
+        vector_hits, notice = _vector_hits(index, client, query, query_vector, pool, paths)
+        if notice is not None:
+            mode = "keyword"
     if mode != "vector":
         keyword_hits = index.keyword.search(query, pool, paths)
     vector_ranks = {chunk_id: i for i, (chunk_id, _) in enumerate(vector_hits, start=1)}
@@ -112,7 +128,7 @@ def retrieve(
     stored = index.keyword.chunks([chunk_id for chunk_id, _ in ranked])
     ranked = [(chunk_id, score) for chunk_id, score in ranked if chunk_id in stored]
     chosen = cap_per_file(ranked, lambda chunk_id: stored[chunk_id].path, per_file=per_file, limit=k)
-    return [
+    return Sources((
         Source(
             chunk_id=chunk_id, path=stored[chunk_id].path, title=stored[chunk_id].title,
             heading_path=stored[chunk_id].heading_path, text=stored[chunk_id].text,
@@ -120,7 +136,15 @@ def retrieve(
             vector_rank=vector_ranks.get(chunk_id), keyword_rank=keyword_ranks.get(chunk_id),
         )
         for rank, (chunk_id, score) in enumerate(chosen, start=1)
-    ]
+    ), notice)
+
+
+def keyword_only_notice(index: NotesIndex) -> str | None:
+    """Why a search of ``index`` is keyword-only: it holds vectors from another model than ``embed_model``."""
+    held, _ = index.vectors.embedding_model()
+    if held is None or held == index.embed_model:
+        return None
+    return f"search is keyword-only: the index holds '{held}' vectors, run `scribe index` to re-embed with '{index.embed_model}'"
 
 
 class SharedRetrieval:
@@ -135,10 +159,10 @@ class SharedRetrieval:
         self.index = index
         self._lock = threading.Lock()
 
-    def search(self, client: QueryEmbedder, query: str, k: int) -> list[Source]:
+    def search(self, client: QueryEmbedder, query: str, k: int) -> Sources:
         with self._lock:
-            model, _ = self.index.vectors.embedding_model()
-        vector = client.embed(model, [query])[0] if model is not None and query.strip() and k > 0 else None
+            usable = self.index.vectors.embedding_model()[0] == self.index.embed_model
+        vector = client.embed(self.index.embed_model, [query])[0] if usable and query.strip() and k > 0 else None
         with self._lock:
             return retrieve(self.index, client, query, k=k, query_vector=vector)
 
@@ -153,15 +177,20 @@ def _vector_hits(
     query_vector: Sequence[float] | None,
     limit: int,
     paths: Sequence[str] | None,
-) -> list[tuple[str, float]]:
-    model, _ = index.vectors.embedding_model()
-    if model is None:  # nothing embedded yet
-        return []
+) -> tuple[list[tuple[str, float]], str | None]:
+    """The nearest chunks, or none and a notice when the index's vectors do not fit the query's."""
+    model, dimension = index.vectors.embedding_model()
+    notice = keyword_only_notice(index)
+    if model is None or notice is not None:  # nothing embedded yet, or by another model
+        return [], notice
     if query_vector is None:
         if client is None:
             raise ValueError("vector and hybrid retrieval need a model client to embed the query")
         query_vector = client.embed(model, [query])[0]
-    return index.vectors.query(query_vector, limit, paths)
+    if dimension is not None and len(query_vector) != dimension:  # the server swapped the model under its name
+        return [], (f"search is keyword-only: '{model}' now returns {len(query_vector)}-dimension vectors, the index holds "
+                    f"{dimension}-dimension ones; run `scribe index --rebuild` to re-embed")
+    return index.vectors.query(query_vector, limit, paths), None
 
 
 def allowed_paths(index: NotesIndex, filters: SearchFilters) -> list[str] | None:

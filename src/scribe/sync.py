@@ -4,6 +4,10 @@ Files whose size and mtime match the manifest are not read; the others are hashe
 different hash makes a file changed. A changed file's chunks whose ids the index already holds keep
 their vectors (their metadata is refreshed); only new chunk ids are embedded, in batches through the
 client layer. The commit order that makes this safe to kill is described in ``scribe.index``.
+
+When ``embed_model`` no longer names the model the vectors came from (or the model now returns
+vectors of another dimension), every chunk is re-embedded from the text the keyword store holds, the
+notes are not read again, and the index switches over once all are done (``_Sync._reembed``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from scribe.chunking import Chunk, chunk_markdown
 from scribe.errors import NotesIndexError
 from scribe.fts import ChunkRow, FileRecord, iso_date
 from scribe.index import LOCK_WAIT_S, NotesIndex
-from scribe.manifest import ChunkPlan, FileEntry, FileStat, Manifest, diff_files, plan_chunks, save_manifest
+from scribe.manifest import REBUILD_HINT, ChunkPlan, FileEntry, FileStat, Manifest, diff_files, plan_chunks, save_manifest
 from scribe.notes import Note, discover_notes, parse_note
 
 # A note over this size is almost certainly not prose (a log, a dump); embedding it would take hours.
@@ -69,7 +73,11 @@ class SyncProgress:
 
 @dataclass
 class SyncReport:
-    """What a run did, for the summary line, `--json` and the benchmark (times in seconds)."""
+    """What a run did, for the summary line, `--json` and the benchmark (times in seconds).
+
+    ``reembedded``: chunks embedded again because the embed model or its dimension changed (they
+    count in ``chunks_embedded`` too).
+    """
 
     files_scanned: int = 0
     files_unchanged: int = 0
@@ -83,6 +91,7 @@ class SyncReport:
     chunks_total: int = 0
     orphans_removed: int = 0
     rebuilt: bool = False
+    reembedded: int = 0
     warnings: list[str] = field(default_factory=list)
     parse_s: float = 0.0
     embed_s: float = 0.0
@@ -164,11 +173,18 @@ class _Sync:
             # A keyword store that lost rows (or cannot be opened: that raises with the fix) is
             # repaired by the same reconcile; counting its rows is cheap, unlike loading Chroma.
             out_of_step = self.index.keyword.chunk_count() != self.manifest.chunk_count()
-            if pending is not None or not self.index.manifest_path.exists() or out_of_step:
+            switching = self.manifest.embed_model not in (None, self.options.embed_model)
+            if pending is not None or not self.index.manifest_path.exists() or out_of_step or switching:
                 self._open_stores(reconciling=True)
+                self._settle_staged()
                 self.report.orphans_removed = self.index.reconcile(self.manifest, pending or [])
                 self.marked = pending is not None
                 self.manifest_dirty = True
+                held = self.index.vectors.embedding_model()[0]
+                if held is None:  # no vectors (any more), so no model or dimension to keep to
+                    self.manifest.embed_model = self.manifest.dimension = None
+                elif held != self.options.embed_model:
+                    self._reembed(f"embed model changed from '{held}' to '{self.options.embed_model}'")
             t = time.perf_counter()
             found, in_scope = self._scan(paths)
             diff = diff_files(found, self.manifest, in_scope)
@@ -198,9 +214,6 @@ class _Sync:
         return self.report
 
     def _check_manifest(self) -> None:
-        wanted = self.options.embed_model
-        if self.manifest.embed_model is not None and self.manifest.embed_model != wanted:
-            raise _model_switch(self.manifest.embed_model, wanted)
         label = self.index.location.label
         if self.manifest.store is not None and self.manifest.store != label:
             raise NotesIndexError(
@@ -212,7 +225,7 @@ class _Sync:
         if self.stores_open:
             return
         model, _ = self.index.vectors.embedding_model()
-        if self.index.vectors.exists and model != self.options.embed_model:
+        if not reconciling and model not in (None, self.options.embed_model):  # switching models starts with a reconcile
             raise _model_switch(str(model), self.options.embed_model)
         if not reconciling and not self.index.vectors.exists and self.manifest.chunk_count():
             raise NotesIndexError(
@@ -221,6 +234,56 @@ class _Sync:
             )
         self.index.keyword.chunk_count()  # open (and check) the keyword store now, not mid-write
         self.stores_open = True
+
+    def _settle_staged(self) -> None:
+        """Finish what a killed re-embed left: a staged collection the saved manifest names replaces the
+        index's. One it does not name is kept only if this run resumes it: it holds the configured model
+        and the index's vectors are another model's; otherwise it is dropped."""
+        staged = self.index.staged_vectors
+        if not staged.exists:
+            return
+        model, dimension = staged.embedding_model()
+        if (model, dimension) == (self.manifest.embed_model, self.manifest.dimension):
+            self.index.promote_staged()
+        elif model != self.options.embed_model or self.index.vectors.embedding_model()[0] in (None, model):
+            self.index.drop_staged()
+
+    def _reembed(self, reason: str) -> None:
+        """Re-embed every chunk the manifest names with ``embed_model``, then switch the index to the new vectors.
+
+        The new vectors fill a staged collection beside the index's (texts from the keyword store,
+        metadata copied from the old vectors), so no search compares one model's query vector with
+        another's vectors: until the switch, retrieval sees the old model and is keyword-only. The
+        switch is the manifest save naming the new model and dimension; then the staged collection
+        replaces the index's. ``index.pending`` is marked first, so after a kill the next run
+        promotes a staged collection the manifest names, or resumes filling it (ids it holds are
+        not embedded again).
+        """
+        self._open_stores()
+        self._mark([])
+        staged = self.index.staged_vectors
+        ids = sorted(self.manifest.chunk_ids())
+        done = staged.ids()
+        staged.delete(sorted(done - set(ids)))
+        todo = [chunk_id for chunk_id in ids if chunk_id not in done]
+        self._warn(f"{reason}: re-embedding {len(todo)} chunks; search is keyword-only until this finishes")
+        size = self.options.batch_size
+        for start in range(0, len(todo), size):
+            batch = todo[start : start + size]
+            texts, metadatas = self.index.keyword.chunks(batch), self.index.vectors.metadatas(batch)
+            if len(texts) < len(batch) or len(metadatas) < len(batch):
+                raise NotesIndexError(f"the index lost chunks while they were re-embedded; {REBUILD_HINT}")
+            vectors = self._embed_batch([texts[chunk_id].text for chunk_id in batch])
+            if not staged.exists:
+                staged.create(self.options.embed_model, len(vectors[0]))
+            staged.upsert(batch, vectors, [metadatas[chunk_id] for chunk_id in batch])
+            self.report.reembedded += len(batch)
+        self.manifest.embed_model, self.manifest.dimension = self.options.embed_model, staged.embedding_model()[1]
+        self._save()  # the switch
+        if staged.exists:
+            self.index.promote_staged()
+        else:  # nothing to re-embed: the old collection holds no chunk the manifest names
+            self.index.vectors.drop_collection()
 
     # --- finding and reading files ---------------------------------------------------------------
 
@@ -330,25 +393,29 @@ class _Sync:
         vectors: list[list[float]] = []
         size = self.options.batch_size
         for start in range(0, len(texts), size):
-            t = time.perf_counter()
-            batch = self.client.embed(self.options.embed_model, texts[start : start + size], batch_size=size)
-            self.report.embed_s += time.perf_counter() - t
+            batch = self._embed_batch(texts[start : start + size])
             self._check_dimension(batch)
             vectors.extend(batch)
-            self.report.chunks_embedded += len(batch)
-            self._progress()
+        return vectors
+
+    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        t = time.perf_counter()
+        vectors = self.client.embed(self.options.embed_model, texts, batch_size=self.options.batch_size)
+        self.report.embed_s += time.perf_counter() - t
+        self.report.chunks_embedded += len(vectors)
+        self._progress()
         return vectors
 
     def _check_dimension(self, vectors: list[list[float]]) -> None:
+        """The model now returns another dimension than the index holds (the server's model was
+        swapped under the same name): re-embed what is committed, so these vectors fit."""
         if not vectors:
             return
         dimension = len(vectors[0])
         held = self.manifest.dimension or self.index.vectors.embedding_model()[1]
         if held is not None and held != dimension:
-            raise NotesIndexError(
-                f"'{self.options.embed_model}' now returns {dimension}-dimension vectors but the index holds {held}-dimension ones; "
-                "run `scribe index --rebuild` to re-embed every note"
-            )
+            model = self.options.embed_model
+            self._reembed(f"'{model}' now returns {dimension}-dimension vectors, not the {held}-dimension ones the index holds")
         self.manifest.embed_model, self.manifest.dimension = self.options.embed_model, dimension
 
     def _remove(self, rel: str) -> None:

@@ -3,7 +3,9 @@
 scribe always hands Chroma its own vectors and creates collections with ``embedding_function=None``:
 Chroma's default embedder downloads a model, and nothing here may touch the network. The embedding
 model and dimension are written into the collection's metadata, so vectors from two models are never
-mixed. Telemetry is off. Every Chroma failure becomes a ``NotesIndexError`` naming the store and the fix.
+mixed: re-embedding with another model fills a second, staged collection beside the index's, which
+then takes the index's name (``NotesIndex.promote_staged``). Telemetry is off. Every Chroma failure
+becomes a ``NotesIndexError`` naming the store and the fix.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from scribe.files import disk_full
 from scribe.manifest import DISK_FULL_HINT, REBUILD_HINT
 
 LOCAL_COLLECTION = "scribe-notes"
+STAGED_SUFFIX = "-reembed"
 # Chroma ids/metadata per call: well below the server's batch limit, big enough to amortise a round trip.
 WRITE_BATCH = 1000
 
@@ -51,19 +54,25 @@ class StoreLocation:
             return LOCAL_COLLECTION
         return f"{LOCAL_COLLECTION}-{hashlib.sha1(self.workspace_key.encode()).hexdigest()[:12]}"
 
+    @property
+    def staged_collection(self) -> str:
+        """Where a re-embed with another model builds the new vectors until they are complete."""
+        return self.collection + STAGED_SUFFIX
+
     def describe(self) -> str:
         return f"the Chroma server at {self.url}" if self.url else f"the Chroma store at {self.path}"
 
 
 class VectorStore:
-    """One Chroma collection of chunk vectors with their metadata, opened lazily."""
+    """One Chroma collection of chunk vectors with their metadata (by default the index's own), opened lazily."""
 
-    def __init__(self, location: StoreLocation) -> None:
+    def __init__(self, location: StoreLocation, name: str | None = None) -> None:
         self.location = location
+        self.name = name or location.collection
         self._client: Any = _connect(location)
         self._collection: Any = None
         try:
-            self._collection = self._client.get_collection(location.collection, embedding_function=None)
+            self._collection = self._client.get_collection(self.name, embedding_function=None)
         except Exception as exc:
             if not _is_missing(exc):
                 raise self._unreadable(exc) from exc
@@ -88,7 +97,7 @@ class VectorStore:
         """Create the collection for vectors of this model and dimension (cosine distance)."""
         try:
             self._collection = self._client.get_or_create_collection(
-                self.location.collection,
+                self.name,
                 embedding_function=None,
                 metadata={"embed_model": embed_model, "dimension": dimension},
                 configuration={"hnsw": {"space": "cosine"}},
@@ -127,6 +136,16 @@ class VectorStore:
             end = start + WRITE_BATCH
             self._call("update", ids=changed_ids[start:end], metadatas=updates[start:end])
 
+    def metadatas(self, ids: Sequence[str]) -> dict[str, dict[str, MetadataValue]]:
+        """The metadata held for these ids (ids the collection lacks are left out)."""
+        if self._collection is None or not ids:
+            return {}
+        held: dict[str, dict[str, MetadataValue]] = {}
+        for start in range(0, len(ids), WRITE_BATCH):
+            result = self._call("get", ids=list(ids[start : start + WRITE_BATCH]), include=["metadatas"])
+            held.update((i, dict(m or {})) for i, m in zip(result["ids"], result["metadatas"]))
+        return held
+
     def delete(self, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), WRITE_BATCH):
             self._call("delete", ids=list(ids[start : start + WRITE_BATCH]))
@@ -154,10 +173,15 @@ class VectorStore:
         except Exception as exc:
             raise self._unreadable(exc) from exc
 
+    def rename(self, name: str) -> None:
+        """Give the collection another name (one write in Chroma: readers see the old name or the new)."""
+        self._call("modify", name=name)
+        self.name = name
+
     def drop_collection(self) -> None:
-        """Delete this index's collection on the server (a local store is wiped as a folder instead)."""
+        """Delete this collection (to wipe the whole local store, its folder is removed instead)."""
         try:
-            self._client.delete_collection(self.location.collection)
+            self._client.delete_collection(self.name)
         except Exception as exc:
             if not _is_missing(exc):
                 raise self._unreadable(exc) from exc

@@ -156,4 +156,5 @@ class WorkspaceIndex:
                 on_progress=lambda p: on_progress(IndexProgress(p.files_total, p.files_done, p.chunks_embedded)),
             )
         return (f"indexed: {report.files_scanned} files, {report.files_new} new, {report.files_changed} changed, "
-                f"{report.files_removed} removed, {report.chunks_embedded} chunks embedded in {report.total_s:.1f} s")
+                f"{report.files_removed} removed, {report.chunks_embedded} chunks embedded in {report.total_s:.1f} s"
+                + (f" ({report.reembedded} re-embedded with '{settings.embed_model}')" if report.reembedded else ""))
