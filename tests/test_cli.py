@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MODEL, run_scribe
+from conftest import MODEL, WRITER, run_scribe
 from test_models import free_port
 
 HEAVY = ("chromadb", "llama_cpp", "textual", "ollama", "httpx", "matplotlib")
@@ -87,12 +87,22 @@ def test_unknown_model_is_one_line_with_the_fix(workspace: Path) -> None:
 
 def test_models_and_doctor(workspace: Path) -> None:
     models = json.loads(run_scribe("models", "--json", cwd=workspace).stdout)
-    assert [m["name"] for m in models] == [MODEL] and models[0]["family"] == "gemma3"
+    assert [m["name"] for m in models] == [WRITER, "qwen2.5-coder:0.5b", MODEL, "all-minilm:latest"]
+    assert [m["family"] for m in models] == ["qwen2", "qwen2", "gemma3", "bert"]
     doctor = run_scribe("doctor", "--json", cwd=workspace)
     assert doctor.returncode == 0, doctor.stdout
     checks = {c["name"]: c for c in json.loads(doctor.stdout)}
     assert all(c["ok"] for c in checks.values())
-    assert "640-dimension" in checks["embeddings"]["detail"]
+    assert "all-minilm" in checks["embed model"]["detail"] and "384-dimension" in checks["embeddings"]["detail"]
+
+
+def test_with_no_model_configured_tasks_use_the_best_writer_the_server_has(workspace: Path) -> None:
+    (workspace / "scribe.toml").write_text((workspace / "scribe.toml").read_text().replace(f'model = "{MODEL}"\n', ""))
+    checks = {c["name"]: c for c in json.loads(run_scribe("doctor", "--json", cwd=workspace).stdout)}
+    assert checks["chat model"]["detail"] == f"{WRITER} present (the best writer this server has)"
+    asked = run_scribe("ask", "Reply with one word: ready", "--num-predict", "4", "--json", cwd=workspace)
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout)["model"] == WRITER
 
 
 def test_unreachable_ollama_is_a_clear_error(tmp_path: Path) -> None:

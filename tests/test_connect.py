@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 
 from scribe.config import open_workspace
-from scribe.connect import is_loopback, privacy_notice, resolve_host
+from scribe.connect import (
+    EngineRecord,
+    EngineStatus,
+    engine_status,
+    is_loopback,
+    privacy_notice,
+    read_engine_record,
+    resolve_host,
+    stop_background_engine,
+)
 
 
 @pytest.mark.parametrize(
@@ -37,3 +46,22 @@ def test_loopback_host_is_not_announced(tmp_path: Path, engine_url: str) -> None
     heard: list[str] = []
     resolve_host(open_workspace(tmp_path, env={}), host=engine_url, say=heard.append)
     assert heard == []
+
+
+def test_engine_record_reads_old_and_broken_records(tmp_path: Path) -> None:
+    state = tmp_path / "engine.json"
+    assert read_engine_record(state) is None
+    state.write_text('{"url": "http://127.0.0.1:1", "pid": 42}')  # written before start time and idle exit were kept
+    assert read_engine_record(state) == EngineRecord("http://127.0.0.1:1", 42)
+    state.write_text('{"url": "http://127.0.0.1:1", "pid": 42, "started_at": 1700000000.5, "idle_exit_s": 900}')
+    assert read_engine_record(state) == EngineRecord("http://127.0.0.1:1", 42, 1700000000.5, 900.0)
+    for broken in ("{", "[]", '{"url": "x"}', '{"url": "x", "pid": "many"}'):
+        state.write_text(broken)
+        assert read_engine_record(state) is None
+
+
+def test_status_and_stop_without_a_state_folder_touch_nothing(tmp_path: Path) -> None:
+    ws = open_workspace(tmp_path, env={})
+    assert engine_status(ws) == EngineStatus(running=False)
+    assert stop_background_engine(ws).message == "no background engine is running for this workspace"
+    assert not (tmp_path / ".scribe").exists()

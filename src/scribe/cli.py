@@ -108,6 +108,12 @@ def _writer(ws: Any, client: Any) -> str:
     return ws.settings.model or client.default_writer()
 
 
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
@@ -186,6 +192,8 @@ def serve_stop(as_json: JsonOpt = False) -> None:
 
 def _engine_status_line(status: Any) -> str:
     """One line for `scribe serve status` (status: connect.EngineStatus)."""
+    if status.answering is False:
+        return f"not answering at {status.url} (pid {status.pid}); scribe serve stop stops it"
     if not status.running:
         return "not running (stale record removed)" if status.stale_record_removed else "not running: no background engine for this workspace"
     facts = [f"pid {status.pid}"]
@@ -434,6 +442,7 @@ def index_notes(
         f"{'rebuilt' if report.rebuilt else 'indexed'}: {report.files_scanned} files scanned, {report.files_new} new, "
         f"{report.files_changed} changed, {report.files_removed} removed, {report.chunks_embedded} chunks embedded "
         f"({report.chunks_total} in the index) in {report.total_s:.1f} s"
+        + (f"; {report.reembedded} re-embedded with '{settings.embed_model}'" if report.reembedded else "")
     )
 
 
@@ -471,6 +480,8 @@ def search(
     with open_index(ws, chroma_url) as index:
         client = None if mode == "keyword" else _client(ws, host, engine)
         sources = retrieve(index, client, query, k=k, filters=filters, mode=mode, per_file=per_file)  # type: ignore[arg-type]
+    if sources.notice:
+        _stderr(f"[yellow]note:[/yellow] {_escape(sources.notice)}")
     if as_json:
         _print_json([{**s.to_dict(), "snippet": s.snippet(query)} for s in sources])
         return
@@ -489,7 +500,7 @@ SourcesOpt = Annotated[int, typer.Option("-k", "--sources", min=0, help="Most no
 def _task_session(ws: Any, host: str | None, engine: str | None, k: int) -> Iterator[tuple[Any, Any, Any]]:
     """A model client, the run log and retrieval over the notes index (None without an index)."""
     from scribe.index import open_index
-    from scribe.retrieval import SharedRetrieval
+    from scribe.retrieval import SharedRetrieval, keyword_only_notice
     from scribe.runlog import RunLog
 
     client = _client(ws, host, engine)
@@ -497,6 +508,8 @@ def _task_session(ws: Any, host: str | None, engine: str | None, k: int) -> Iter
         retrieval = None
         if k > 0 and index.exists():
             retrieval = SharedRetrieval(index)
+            if notice := keyword_only_notice(index):
+                _stderr(f"[yellow]note:[/yellow] {_escape(notice)}")
         elif k > 0:
             _stderr("[yellow]note:[/yellow] no notes index yet, so no sources; build it with: scribe index")
         yield client, runlog, retrieval

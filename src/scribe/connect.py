@@ -1,8 +1,9 @@
 """Choose the model server: a running Ollama, or scribe's embedded engine started in the background.
 
 `engine = "auto"` prefers Ollama at OLLAMA_HOST when it answers. Otherwise one engine process per
-workspace is started on a free loopback port, remembered in `.scribe/engine.json`, reused by later
-commands, and left to exit by itself after a quiet spell.
+workspace is started on a free loopback port, remembered in `.scribe/engine.json` (url, pid, start
+time, idle-exit seconds), reused by later commands, and left to exit by itself after a quiet spell.
+`engine_status` and `stop_background_engine` are behind `scribe serve status` / `scribe serve stop`.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ import importlib.util
 import ipaddress
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,6 +28,7 @@ from scribe.models import is_answering
 
 ENGINE_IDLE_EXIT_S = 900
 ENGINE_START_TIMEOUT_S = 180
+ENGINE_STOP_TIMEOUT_S = 10
 
 
 def is_loopback(url: str) -> bool:
@@ -88,8 +93,9 @@ def ensure_embedded_engine(workspace: Workspace) -> tuple[str, bool]:
         url = _known_engine(state_file)
         if url is not None:
             return url, False
+        started_at = time.time()
         url, pid = start_engine(state_dir)
-        state_file.write_text(json.dumps({"url": url, "pid": pid}), encoding="utf-8")
+        _write_record(state_file, EngineRecord(url, pid, started_at=started_at, idle_exit_s=ENGINE_IDLE_EXIT_S))
         return url, True
 
 
@@ -131,3 +137,240 @@ def start_engine(state_dir: Path, *, idle_exit_s: int = ENGINE_IDLE_EXIT_S) -> t
         time.sleep(0.1)
     proc.kill()
     raise HostUnreachable(f"the embedded engine did not answer within {ENGINE_START_TIMEOUT_S} s; see {log_path}")
+
+
+# -- the background engine's record, status and stop (`scribe serve status` / `scribe serve stop`) ------
+
+
+@dataclass(frozen=True)
+class EngineRecord:
+    """What `.scribe/engine.json` says about the engine a command started for this workspace."""
+
+    url: str
+    pid: int
+    started_at: float | None = None  # wall-clock seconds since the epoch
+    idle_exit_s: float | None = None
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    expires_at: str
+
+
+@dataclass
+class EngineStatus:
+    """The background engine as `scribe serve status` reports it (not running: only a silent engine's url and pid are set)."""
+
+    running: bool
+    answering: bool | None = None  # False: the process lives but its URL does not answer
+    url: str | None = None
+    pid: int | None = None
+    started_at: str | None = None
+    uptime_s: float | None = None
+    idle_exit_s: float | None = None
+    exits_if_idle_at: str | None = None  # the earliest: every request, this status check's included, restarts the clock
+    rss_bytes: int | None = None
+    models: list[LoadedModel] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+    stale_record_removed: bool = False
+
+
+@dataclass
+class StopResult:
+    stopped: bool
+    url: str | None = None
+    pid: int | None = None
+    killed: bool = False  # it ignored SIGTERM for ENGINE_STOP_TIMEOUT_S and got SIGKILL
+    stale_record_removed: bool = False
+    message: str = ""
+
+
+def engine_state_file(workspace: Workspace) -> Path:
+    return workspace.state_dir / "engine.json"
+
+
+def read_engine_record(state_file: Path) -> EngineRecord | None:
+    """The record, or None when there is none or it cannot be read (a broken record counts as none)."""
+    try:
+        data = json.loads(state_file.read_text(encoding="utf-8"))
+        return EngineRecord(str(data["url"]), int(data["pid"]), _number(data.get("started_at")), _number(data.get("idle_exit_s")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _write_record(state_file: Path, record: EngineRecord) -> None:
+    tmp = state_file.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(asdict(record)), encoding="utf-8")
+    os.replace(tmp, state_file)
+
+
+def engine_status(workspace: Workspace, *, remove_stale: bool = True) -> EngineStatus:
+    """Whether this workspace's background engine runs (record present, pid alive and ours, URL answering), and how it is doing.
+
+    A stale record (pid gone, or now another program's) is removed when `remove_stale`. An engine whose
+    process lives but does not answer keeps its record, so that `stop_background_engine` can end it.
+    """
+    import httpx
+
+    state_file = engine_state_file(workspace)
+    record = read_engine_record(state_file)
+    if record is None:
+        return EngineStatus(running=False, stale_record_removed=remove_stale and _forget_broken(state_file))
+    if not (_pid_alive(record.pid) and _is_our_engine(record)):
+        return EngineStatus(running=False, stale_record_removed=remove_stale and _forget(state_file, record))
+    if not is_answering(record.url, timeout=3):
+        # Alive and ours, but silent (wedged, or swamped): keep the record so `scribe serve stop` can end it.
+        return EngineStatus(running=False, answering=False, url=record.url, pid=record.pid, rss_bytes=_rss_bytes(record.pid))
+    status = EngineStatus(running=True, answering=True, url=record.url, pid=record.pid, idle_exit_s=record.idle_exit_s, rss_bytes=_rss_bytes(record.pid))
+    if record.started_at is not None:
+        status.started_at = datetime.fromtimestamp(record.started_at, UTC).isoformat(timespec="seconds")
+        status.uptime_s = round(max(0.0, time.time() - record.started_at), 1)
+    try:
+        status.models = [LoadedModel(m.get("name", "?"), m.get("expires_at", "")) for m in httpx.get(f"{record.url}/api/ps", timeout=5).json().get("models", [])]
+        status.stats = httpx.get(f"{record.url}/scribe/stats", timeout=5).json()
+    except (httpx.HTTPError, ValueError, AttributeError):
+        pass  # it answered /api/version a moment ago; the details are a bonus
+    if record.idle_exit_s is not None:
+        status.exits_if_idle_at = datetime.fromtimestamp(time.time() + record.idle_exit_s, UTC).isoformat(timespec="seconds")
+    return status
+
+
+def stop_background_engine(workspace: Workspace) -> StopResult:
+    """SIGTERM this workspace's engine (only if the pid is really a scribe engine), SIGKILL after a wait; drop its record."""
+    from filelock import FileLock
+
+    state_file = engine_state_file(workspace)
+    nothing = "no background engine is running for this workspace"
+    if not workspace.state_dir.is_dir():
+        return StopResult(False, message=nothing)
+    # The lock keeps a command from starting (or adopting) an engine while this one is being stopped.
+    with FileLock(str(workspace.state_dir / "engine.lock"), timeout=ENGINE_START_TIMEOUT_S):
+        record = read_engine_record(state_file)
+        if record is None:
+            removed = _forget_broken(state_file)
+            return StopResult(False, stale_record_removed=removed, message=nothing + (" (unreadable record removed)" if removed else ""))
+        if not _pid_alive(record.pid):
+            _remove_record(state_file)
+            return StopResult(False, stale_record_removed=True, message=f"{nothing} (stale record removed)")
+        if not _is_our_engine(record):
+            _remove_record(state_file)
+            return StopResult(False, stale_record_removed=True,
+                              message=f"{nothing} (stale record removed; pid {record.pid} is another program, left alone)")
+        killed = _terminate(record.pid)
+        _remove_record(state_file)
+    how = f"pid {record.pid}, killed after {ENGINE_STOP_TIMEOUT_S} s without exiting" if killed else f"pid {record.pid}"
+    return StopResult(True, url=record.url, pid=record.pid, killed=killed, message=f"stopped the engine at {record.url} ({how})")
+
+
+def _forget(state_file: Path, record: EngineRecord) -> bool:
+    """Remove a stale record unless a command replaced it meanwhile (or is starting an engine right now)."""
+    from filelock import FileLock, Timeout
+
+    try:
+        with FileLock(str(state_file.parent / "engine.lock"), timeout=2):
+            if read_engine_record(state_file) != record:
+                return False
+            _remove_record(state_file)
+            return True
+    except (Timeout, OSError):
+        return False
+
+
+def _forget_broken(state_file: Path) -> bool:
+    """Remove a record that exists but cannot be read."""
+    if not state_file.exists():
+        return False
+    from filelock import FileLock, Timeout
+
+    try:
+        with FileLock(str(state_file.parent / "engine.lock"), timeout=2):
+            if not state_file.exists() or read_engine_record(state_file) is not None:
+                return False
+            _remove_record(state_file)
+            return True
+    except (Timeout, OSError):
+        return False
+
+
+def _remove_record(state_file: Path) -> None:
+    state_file.unlink(missing_ok=True)
+    (state_file.parent / "engine.url").unlink(missing_ok=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie, exited but not yet reaped, counts as gone; so does a pid we may not signal)."""
+    if pid <= 0:
+        return False
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False  # our own child, which had exited: now reaped
+    except ChildProcessError:
+        pass  # not our child: the usual case, the engine was started by an earlier command
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): kill(0) is all we know
+
+
+def _is_our_engine(record: EngineRecord) -> bool:
+    """Whether `record.pid` is a scribe engine: its command line says `scribe ... serve`, or (without /proc) the URL says so."""
+    try:
+        args = Path(f"/proc/{record.pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return _engine_name(record.url).startswith("scribe")
+    return b"serve" in args and any(b"scribe" in arg for arg in args)
+
+
+def _engine_name(url: str) -> str:
+    import httpx
+
+    try:
+        return str(httpx.get(f"{url}/api/version", timeout=2).json().get("engine", ""))
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return ""
+
+
+def _terminate(pid: int) -> bool:
+    """SIGTERM, wait, then SIGKILL. Returns True when it had to kill."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    if _wait_gone(pid, ENGINE_STOP_TIMEOUT_S):
+        return False
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    _wait_gone(pid, 5)
+    return True
+
+
+def _wait_gone(pid: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not _pid_alive(pid):
+            return True
+        time.sleep(0.1)
+    return not _pid_alive(pid)
+
+
+def _rss_bytes(pid: int) -> int | None:
+    """Resident memory from /proc/PID/status (Linux); None elsewhere."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None

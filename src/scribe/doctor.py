@@ -100,6 +100,8 @@ def background_engine(workspace_path: Path | None) -> Check | None:
     except ScribeError:
         return None  # the settings check has said why
     status = engine_status(ws, remove_stale=False)
+    if status.answering is False:
+        return Check("background engine", True, f"not answering at {status.url} (pid {status.pid}); scribe serve stop stops it")
     if not status.running:
         return Check("background engine", True, "not running for this workspace")
     rss = f", RSS {status.rss_bytes / 1e6:.0f} MB" if status.rss_bytes is not None else ""
