@@ -24,6 +24,9 @@ from scribe.engine.catalog import Catalog, CatalogEntry
 from scribe.engine.templates import END_OF_TURN, ChatFormat, render
 
 DEFAULT_NUM_CTX = 4096
+# The largest context the engine allocates, whatever a model was trained on: memory, not the model,
+# is the limit on a laptop (a 32k context costs the 1.5B writer under 1 GB of KV cache).
+MAX_NUM_CTX = int(os.environ.get("SCRIBE_ENGINE_MAX_CTX") or 32768)
 DEFAULT_KEEP_ALIVE_S = 300.0
 EMBED_CTX = 1024
 
@@ -59,7 +62,7 @@ class SamplingOptions:
             opts.temperature, opts.top_p = float(opts.temperature), float(opts.top_p)
             opts.min_p, opts.repeat_penalty = float(opts.min_p), float(opts.repeat_penalty)
             opts.top_k, opts.num_predict, opts.num_ctx = int(opts.top_k), int(opts.num_predict), int(opts.num_ctx)
-            opts.seed = None if opts.seed is None else int(opts.seed)
+            opts.seed = None if opts.seed is None else int(opts.seed) & 0xFFFFFFFF  # llama.cpp takes 32 bits
         except (TypeError, ValueError) as exc:
             raise RequestError(f"invalid options: {exc}") from exc
         if isinstance(opts.stop, str):
@@ -116,12 +119,24 @@ class Loaded:
     embed_switch: AbortSwitch | None = None
 
 
+def default_threads(cores: int | None = None) -> int:
+    """Threads for llama.cpp: one core left free (see benchmarks/engine_bench.py threads).
+
+    llama.cpp's threads spin at every barrier of the compute graph, so when another process takes
+    one of them off a core the others wait for it: with every core in use, one busy neighbour cut
+    decoding by half and a load of 4 by 99%, while a free core costs a little speed on an idle machine.
+    """
+    cores = cores or os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
 class Runtime:
     """Models in memory, the queue in front of each, and the counters behind `/scribe/stats`."""
 
-    def __init__(self, catalog: Catalog, *, n_threads: int | None = None) -> None:
+    def __init__(self, catalog: Catalog, *, n_threads: int | None = None, n_threads_batch: int | None = None) -> None:
         self.catalog = catalog
-        self.n_threads = n_threads or max(1, os.cpu_count() or 1)
+        self.n_threads = n_threads or default_threads()
+        self.n_threads_batch = n_threads_batch or n_threads or default_threads()
         self._loaded: dict[str, Loaded] = {}
         self._locks: dict[str, threading.Lock] = {name: threading.Lock() for name in catalog.names()}
         self._embed_locks: dict[str, threading.Lock] = {name: threading.Lock() for name in catalog.names()}
@@ -146,6 +161,11 @@ class Runtime:
             raise UnknownModel(f'model "{name}" not found, try pulling it first')
         return entry
 
+    @staticmethod
+    def context_size(entry: CatalogEntry, asked: int) -> int:
+        """`num_ctx` clamped to the model's trained length and the engine's cap, as Ollama clamps."""
+        return max(64, min(asked, entry.context_length or asked, MAX_NUM_CTX))
+
     def chat_entry(self, name: str) -> CatalogEntry:
         """The model for a chat or generate request; an embedding model cannot answer one (as Ollama)."""
         entry = self.entry(name)
@@ -160,23 +180,32 @@ class Runtime:
         loaded = self._record(entry)
         if loaded.llm is not None and loaded.n_ctx == n_ctx:
             return loaded
-        from llama_cpp import Llama
-
         if loaded.llm is not None:
             loaded.llm.close()
-        loaded.llm = Llama(
-            model_path=str(entry.path),
-            n_ctx=n_ctx,
-            n_batch=min(512, n_ctx),
-            n_threads=self.n_threads,
-            n_threads_batch=self.n_threads,  # llama-cpp-python would use every core for prompt batches
-            seed=random.randint(0, 2**31 - 1),
-            verbose=False,
-        )
+            loaded.llm = None
+        try:
+            loaded.llm = self._new_context(entry, n_ctx)
+        except ValueError as exc:  # llama.cpp could not allocate it; the next request loads afresh
+            raise RequestError(
+                f"cannot allocate a {n_ctx}-token context for {entry.name} ({exc}); ask for a smaller num_ctx"
+            ) from exc
         loaded.switch = AbortSwitch(loaded.llm._ctx.ctx)
         loaded.n_ctx = n_ctx
         self.count("loads")
         return loaded
+
+    def _new_context(self, entry: CatalogEntry, n_ctx: int) -> Any:
+        from llama_cpp import Llama
+
+        return Llama(
+            model_path=str(entry.path),
+            n_ctx=n_ctx,
+            n_batch=min(512, n_ctx),
+            n_threads=self.n_threads,
+            n_threads_batch=self.n_threads_batch,  # llama-cpp-python would use every core for prompt batches
+            seed=random.randint(0, 2**31 - 1),
+            verbose=False,
+        )
 
     def _ensure_embedder(self, entry: CatalogEntry) -> Loaded:
         """A separate llama.cpp context in embedding mode (mean pooling); chat and embedding requests
@@ -195,8 +224,8 @@ class Runtime:
                 n_ctx=n_ctx,
                 n_batch=n_ctx,
                 n_ubatch=n_ctx,
-                n_threads=self.n_threads,
-                n_threads_batch=self.n_threads,
+                n_threads=self.n_threads_batch,  # an embedding is one batch, never token-by-token decoding
+                n_threads_batch=self.n_threads_batch,
                 verbose=False,
             )
             loaded.embed_switch = AbortSwitch(loaded.embedder._ctx.ctx)
@@ -243,10 +272,10 @@ class Runtime:
                 finally:
                     lock.release()
 
-    def running(self) -> list[tuple[CatalogEntry, float]]:
-        """Loaded models with their expiry as seconds from now (inf for never)."""
+    def running(self) -> list[tuple[CatalogEntry, float, int]]:
+        """Loaded models with their expiry as seconds from now (inf for never) and chat context size."""
         now = time.monotonic()
-        return [(l.entry, l.expires_at - now) for l in self._loaded.values()]
+        return [(l.entry, l.expires_at - now, l.n_ctx) for l in self._loaded.values()]
 
     def load_only(self, name: str, num_ctx: int, keep_alive: Any) -> int:
         """Ollama's empty-prompt request: load (or with keep_alive 0, unload). Returns load time in ns."""
@@ -257,7 +286,7 @@ class Runtime:
             if keep == 0:
                 self._unload(entry.name)
             else:
-                self._ensure_loaded(entry, num_ctx)
+                self._ensure_loaded(entry, self.context_size(entry, num_ctx))
                 self._touch(entry.name, keep)
         return time.perf_counter_ns() - started
 
@@ -296,6 +325,7 @@ class Runtime:
         soon after `cancel` is set, during prompt evaluation too."""
         entry = self.chat_entry(name)
         opts = SamplingOptions.from_request(options, entry.defaults)
+        opts.num_ctx = self.context_size(entry, opts.num_ctx)
         keep = parse_keep_alive(keep_alive)
         grammar = _grammar(format)
         with self._locks[entry.name]:
@@ -401,6 +431,8 @@ class Runtime:
         """Vectors for `texts` (truncated to the embedding context), the token count and load time."""
         entry = self.entry(name)
         keep = parse_keep_alive(keep_alive)
+        if not texts:
+            return [], 0, 0  # as Ollama: no inputs, no vectors (llama.cpp refuses an empty batch)
         with self._embed_locks[entry.name]:
             started = time.perf_counter_ns()
             with self._locks[entry.name]:

@@ -92,6 +92,7 @@ class EngineServer(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = 300  # seconds a connection may sit silent before it is closed (idle sockets hold a thread each)
     server: EngineServer
     cancel: threading.Event  # set when the client of the current request has gone
     finished: threading.Event  # set when the current request is done, to end its watcher
@@ -126,7 +127,7 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(f"invalid JSON in request body: {exc}") from exc
         if not isinstance(data, dict):
             raise RequestError("invalid request body: expected a JSON object")
-        return data
+        return _scrub(data)
 
     def _stream(self, lines: Iterator[dict[str, Any]]) -> None:
         """NDJSON over chunked encoding; a failed write means the client left, which ends `lines`."""
@@ -213,9 +214,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def ps(self) -> None:
         models = []
-        for entry, expires_in in self.server.runtime.running():
+        for entry, expires_in, n_ctx in self.server.runtime.running():
             expires = datetime.now(UTC) + timedelta(seconds=min(expires_in, 10 * 365 * 86400))
-            models.append({**entry.tag(), "expires_at": expires.isoformat(), "size_vram": 0})
+            models.append({**entry.tag(), "expires_at": expires.isoformat(), "size_vram": 0, "context_length": n_ctx})
         self._send_json(HTTPStatus.OK, {"models": models})
 
     def show(self) -> None:
@@ -279,7 +280,10 @@ class Handler(BaseHTTPRequestHandler):
         self._respond(req, name, events, lambda piece: {"response": piece}, with_context=True)
 
     def _load_only(self, req: dict[str, Any], name: str, empty: Callable[[], dict[str, Any]]) -> None:
-        num_ctx = int((_options(req) or {}).get("num_ctx") or 4096)
+        try:
+            num_ctx = int((_options(req) or {}).get("num_ctx") or 4096)
+        except (TypeError, ValueError) as exc:
+            raise RequestError(f"invalid options: num_ctx: {exc}") from exc
         unloading = parse_keep_alive(req.get("keep_alive")) == 0
         load_ns = self.server.runtime.load_only(name, num_ctx, req.get("keep_alive"))
         self._send_json(HTTPStatus.OK, {
@@ -340,6 +344,17 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError("invalid prompt: expected a string")
         vectors, _, _ = self.server.runtime.embed(name, [prompt], normalize=False, keep_alive=req.get("keep_alive"), cancel=self.cancel)
         self._send_json(HTTPStatus.OK, {"embedding": vectors[0] if prompt else []})
+
+
+def _scrub(value: Any) -> Any:
+    """Lone surrogates (valid JSON escapes, invalid text) become U+FFFD, as Go's decoder in Ollama does."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    return value
 
 
 def _chain(first: str | Done, rest: Iterator[str | Done]) -> Iterator[str | Done]:
