@@ -168,7 +168,7 @@ def threads(args: argparse.Namespace) -> None:
             rows[(load, setting)] = (statistics.median(decode), statistics.median(prompt_tps))
             print(f"  load {load}, threads {setting}: decode {rows[(load, setting)][0]:.1f} tok/s, "
                   f"prompt {rows[(load, setting)][1]:.1f} tok/s", file=sys.stderr)
-    chosen = (default_threads(), default_threads())
+    chosen = default_threads()
     print(f"\nmachine: {machine()}")
     print(f"model: {args.model}, {args.tokens} decoded tokens, prompt ~{args.prompt_repeats * 40} tokens, median of {args.repeats}; "
           f"default threads here: {chosen}\n")
@@ -184,16 +184,146 @@ def threads(args: argparse.Namespace) -> None:
         print(f"load {load}: default decode {default:.1f} tok/s = {default / best:.2f}x the best setting's {best:.1f}{verdict}")
 
 
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int, key: str = "VmRSS") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cancel(args: argparse.Namespace) -> None:
+    """A client leaves during prompt evaluation: engine CPU time in the windows after it closed."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from test_engine_cancel import LONG_PROMPT, send_and_leave
+
+    words = LONG_PROMPT.split()
+    prompt = " ".join(words[: int(len(words) * 2000 / 3000)])  # ~2,000 tokens
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = start_engine(Path(tmp))
+        try:
+            client = ollama.Client(host=url)
+            client.chat(model=args.model, messages=[{"role": "user", "content": "hi"}], options={"num_predict": 1, "num_ctx": 4096})
+            for i in range(args.repeats):
+                body = {"model": args.model, "stream": True, "options": {"num_ctx": 4096, "num_predict": 64},
+                        "messages": [{"role": "user", "content": f"take {i} " + prompt}]}
+                send_and_leave(url, "/api/chat", body, wait_s=2.0)
+                closed = time.perf_counter()
+                cpu0 = _cpu_s(proc.pid)
+                samples = []
+                while time.perf_counter() - closed < 3.0:
+                    time.sleep(0.1)
+                    samples.append((time.perf_counter() - closed, _cpu_s(proc.pid) - cpu0))
+                # idle from the first moment after which the engine used under 20 ms of CPU per 100 ms
+                idle_at = next((t for j, (t, c) in enumerate(samples) if all(
+                    samples[k][1] - samples[k - 1][1] < 0.02 for k in range(max(1, j), len(samples)))), float("nan"))
+                after_half = samples[-1][1] - next(c for t, c in samples if t >= 0.5)
+                rows.append((idle_at, after_half))
+                print(f"  run {i + 1}: idle {idle_at:.2f} s after the close; CPU after 0.5 s: {after_half:.2f} s", file=sys.stderr)
+                time.sleep(1.0)
+        finally:
+            stop_engine(proc)
+    print(f"\nmachine: {machine()}")
+    print(f"model: {args.model}, ~2,000-token prompt, client closes 2 s into prompt evaluation, {args.repeats} runs\n")
+    print("| run | idle after close (s) | engine CPU s from 0.5 s to 3 s after close |")
+    print("|---|---:|---:|")
+    for i, (idle_at, cpu) in enumerate(rows, 1):
+        print(f"| {i} | {idle_at:.2f} | {cpu:.2f} |")
+    worst = max(r[0] for r in rows)
+    print(f"\nmedian idle {statistics.median(r[0] for r in rows):.2f} s, worst {worst:.2f} s (target < 0.5 s: {'PASS' if worst < 0.5 else 'MISS'})")
+
+
+def memory(args: argparse.Namespace) -> None:
+    """Engine RSS after serving the writer (chat) and the embedder, against the two model files."""
+    from scribe.engine.weights import BUNDLED, ensure_file
+
+    files = {m.name: ensure_file(m).stat().st_size / 2**20 for m in BUNDLED}
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = start_engine(Path(tmp))
+        try:
+            client = ollama.Client(host=url)
+            idle = _rss_mb(proc.pid)
+            client.embed(model="all-minilm", input=[PARAGRAPH * 8] * 32)
+            after_embed = _rss_mb(proc.pid)
+            client.chat(model=args.model, messages=[{"role": "user", "content": PARAGRAPH * 40}], options={"num_predict": 32})
+            after_chat = _rss_mb(proc.pid)
+            for num_ctx in (2048, 8192, 16384, 4096):
+                client.chat(model=args.model, messages=[{"role": "user", "content": "hi"}], options={"num_predict": 4, "num_ctx": num_ctx})
+            after_sizes = _rss_mb(proc.pid)
+            peak = _rss_mb(proc.pid, "VmHWM")
+        finally:
+            stop_engine(proc)
+    budget = files[args.model] + files["all-minilm"] + 700
+    print(f"\nmachine: {machine()}\n")
+    print("| state | engine RSS MB |")
+    print("|---|---:|")
+    for label, value in (("started, nothing loaded", idle), ("after 32 embeddings (all-minilm)", after_embed),
+                         (f"after a chat ({args.model}, 4,096 context)", after_chat),
+                         ("after chats at num_ctx 2048, 8192, 16384, 4096", after_sizes), ("peak (VmHWM)", peak)):
+        print(f"| {label} | {value:.0f} |")
+    print(f"\nmodel files: {args.model} {files[args.model]:.0f} MB + all-minilm {files['all-minilm']:.0f} MB; "
+          f"budget = files + 700 MB = {budget:.0f} MB; peak {peak:.0f} MB -> {'PASS' if peak <= budget else 'MISS'}")
+
+
+def prefix(args: argparse.Namespace) -> None:
+    """TTFT of outline then critique on the same draft (the second finds the shared prefix cached)."""
+    import json as jsonlib
+    import shutil
+
+    repo = Path(__file__).resolve().parents[1]
+    draft = "notes/drafts/idempotency-in-payment-flows.md"
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = start_engine(Path(tmp))
+        ws = Path(tmp) / "ws"
+        shutil.copytree(repo / "notes", ws / "notes")
+        (ws / "scribe.toml").write_text(f'engine = "ollama"\nollama_host = "{url}"\nmodel = "{args.model}"\n')
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SCRIBE_", "OLLAMA_"))}
+
+        def scribe(*argv: str) -> str:
+            done = subprocess.run([sys.executable, "-m", "scribe", *argv], cwd=ws, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(done.stderr)
+            return done.stdout
+
+        try:
+            scribe("index")
+            for i in range(args.repeats):
+                (ws / draft).write_text((repo / draft).read_text() + f"\n\n(revision {i})\n")  # a new draft each round
+                for task in ("outline", "critique"):
+                    scribe(task, draft, "--model", f"{args.model}@num_predict=16")
+                runs = sorted(jsonlib.loads(scribe("log", "--json", "-n", "4")), key=lambda r: r["id"])
+                first = next(r for r in runs if r["task"] == "outline")
+                second = next(r for r in runs if r["task"] == "critique" and r["id"] > first["id"])  # not its retry
+                rows.append((first["ttft_ms"], second["ttft_ms"], first["prompt_eval_count"], second["prompt_eval_count"]))
+                print(f"  round {i + 1}: outline TTFT {rows[-1][0]:.0f} ms, critique {rows[-1][1]:.0f} ms", file=sys.stderr)
+        finally:
+            stop_engine(proc)
+    print(f"\nmachine: {machine()}")
+    print(f"model: {args.model}; outline then critique on {draft} (changed each round), {args.repeats} rounds\n")
+    print("| round | outline TTFT ms | critique TTFT ms | ratio | prompt tokens (outline / critique) |")
+    print("|---|---:|---:|---:|---|")
+    for i, (a, b, pa, pb) in enumerate(rows, 1):
+        print(f"| {i} | {a:.0f} | {b:.0f} | {b / a:.2f} | {pa} / {pb} |")
+    ratio = statistics.median(b / a for a, b, _, _ in rows)
+    print(f"\nmedian ratio {ratio:.2f} (target <= 0.3: {'PASS' if ratio <= 0.3 else 'MISS'})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", nargs="?", default="overhead", choices=["overhead", "threads"])
+    parser.add_argument("scenario", nargs="?", default="overhead", choices=["overhead", "threads", "cancel", "memory", "prefix"])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--model", default="qwen2.5-coder:1.5b", help="model for the issue-13 scenarios")
     parser.add_argument("--prompt-repeats", type=int, default=12, help="threads: paragraphs in the prompt (~40 tokens each)")
     args = parser.parse_args()
-    {"overhead": overhead, "threads": threads}[args.scenario](args)
+    {"overhead": overhead, "threads": threads, "cancel": cancel, "memory": memory, "prefix": prefix}[args.scenario](args)
 
 
 if __name__ == "__main__":

@@ -130,9 +130,9 @@ def serve(
     model: Annotated[Optional[list[str]], typer.Option("--model", help="Serve another GGUF as NAME=PATH (repeatable).", show_default=False)] = None,
     idle_exit: Annotated[Optional[float], typer.Option(help="Exit after this many seconds without requests.", show_default=False)] = None,
     url_file: Annotated[Optional[Path], typer.Option(help="Write the bound URL to this file once listening.", show_default=False)] = None,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for llama.cpp (default: all cores).", show_default=False)] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for llama.cpp, decoding and prompts alike (default: $SCRIBE_ENGINE_THREADS, else all cores but one for decoding, so a busy neighbour does not stall it, and all cores for prompts).", show_default=False)] = None,
 ) -> None:
-    """Run scribe's Ollama-compatible engine (llama.cpp, bundled Gemma 3 270M as `gemma3:270m`).
+    """Run scribe's Ollama-compatible engine (llama.cpp; the bundled models under Ollama's names).
 
     Any Ollama client works against it: `OLLAMA_HOST=http://127.0.0.1:11435 ollama list`.
 

@@ -6,6 +6,19 @@ import os
 from pathlib import Path
 
 DEFAULT_PORT = 11435
+THREADS_ENV = "SCRIBE_ENGINE_THREADS"
+
+
+def threads_from_env() -> int | None:
+    """$SCRIBE_ENGINE_THREADS as a thread count, or None to use the default."""
+    from scribe.errors import ConfigError
+
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{THREADS_ENV}={value!r}: expected a whole number of threads, e.g. {THREADS_ENV}=2")
+    return int(value)
 
 
 def serve(
@@ -34,7 +47,7 @@ def serve(
     from scribe.engine.runtime import Runtime
     from scribe.engine.server import make_server
 
-    runtime = Runtime(Catalog.build(models or []), n_threads=threads)
+    runtime = Runtime(Catalog.build(models or []), n_threads=threads or threads_from_env())
     server = make_server(runtime, host, port, idle_exit_s=idle_exit_s)
     if url_file is not None:
         tmp = url_file.with_suffix(".tmp")

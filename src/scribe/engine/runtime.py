@@ -119,15 +119,17 @@ class Loaded:
     embed_switch: AbortSwitch | None = None
 
 
-def default_threads(cores: int | None = None) -> int:
-    """Threads for llama.cpp: one core left free (see benchmarks/engine_bench.py threads).
+def default_threads(cores: int | None = None) -> tuple[int, int]:
+    """Threads for llama.cpp as (decoding, prompt evaluation): all cores but one, and all cores.
 
-    llama.cpp's threads spin at every barrier of the compute graph, so when another process takes
-    one of them off a core the others wait for it: with every core in use, one busy neighbour cut
-    decoding by half and a load of 4 by 99%, while a free core costs a little speed on an idle machine.
+    llama.cpp's threads spin at every barrier of the compute graph; when another process takes a
+    core from one of them the others wait. Decoding (a barrier every few microseconds) collapses:
+    on 2 cores beside one busy process, 2 threads decoded at 8.9 tok/s and 1 thread at 22.4.
+    Prompt evaluation (large batches) does not: 2 threads were as fast as 1 under load and twice as
+    fast on a quiet machine (benchmarks/engine_bench.py threads).
     """
     cores = cores or os.cpu_count() or 1
-    return max(1, cores - 1)
+    return max(1, cores - 1), cores
 
 
 class Runtime:
@@ -135,8 +137,9 @@ class Runtime:
 
     def __init__(self, catalog: Catalog, *, n_threads: int | None = None, n_threads_batch: int | None = None) -> None:
         self.catalog = catalog
-        self.n_threads = n_threads or default_threads()
-        self.n_threads_batch = n_threads_batch or n_threads or default_threads()
+        decode, prompt = default_threads()
+        self.n_threads = n_threads or decode
+        self.n_threads_batch = n_threads_batch or n_threads or prompt
         self._loaded: dict[str, Loaded] = {}
         self._locks: dict[str, threading.Lock] = {name: threading.Lock() for name in catalog.names()}
         self._embed_locks: dict[str, threading.Lock] = {name: threading.Lock() for name in catalog.names()}

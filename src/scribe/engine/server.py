@@ -207,7 +207,8 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(HTTPStatus.OK, {"version": OLLAMA_API_VERSION, "engine": f"scribe {__version__}"})
 
     def stats(self) -> None:
-        self._send_json(HTTPStatus.OK, dict(self.server.runtime.stats))
+        runtime = self.server.runtime
+        self._send_json(HTTPStatus.OK, {**runtime.stats, "threads": runtime.n_threads, "threads_batch": runtime.n_threads_batch})
 
     def tags(self) -> None:
         self._send_json(HTTPStatus.OK, {"models": [entry.tag() for entry in self.server.runtime.catalog]})
