@@ -198,6 +198,12 @@ class Runtime:
         return loaded
 
     def _new_context(self, entry: CatalogEntry, n_ctx: int) -> Any:
+        """One context per model, replaced when another size is asked for, so memory stays bounded.
+
+        Read, not mmap'd: llama.cpp repacks the quantized weights for the CPU into memory of its own,
+        and a mapping kept the file's pages resident beside that copy (the 1.5B writer: 1.95 GB RSS
+        mapped, 1.36 GB read).
+        """
         from llama_cpp import Llama
 
         return Llama(
@@ -206,6 +212,7 @@ class Runtime:
             n_batch=min(512, n_ctx),
             n_threads=self.n_threads,
             n_threads_batch=self.n_threads_batch,  # llama-cpp-python would use every core for prompt batches
+            use_mmap=False,
             seed=random.randint(0, 2**31 - 1),
             verbose=False,
         )
