@@ -128,14 +128,14 @@ def main() -> None:
     try:
         (ws_root / "scribe.toml").write_text(f'engine = "ollama"\nollama_host = "{urls[0]}"\n')
         index = open_index(open_workspace(ws_root, env={}))
-        sync_notes(index, [ws_root / "notes"], root=ws_root, client=ModelClient(urls[0]), options=SyncOptions(embed_model="gemma3:270m"))
+        sync_notes(index, [ws_root / "notes"], root=ws_root, client=ModelClient(urls[0]), options=SyncOptions(embed_model="all-minilm"))
         retrieval = SharedRetrieval(index)
         drafts = [load_draft(p, ws_root) for p in sorted(bench_drafts(args.drafts, ws_root).glob("*.md"))]
         specs = [parse_model_spec(f"gemma3:270m@temperature={0.2 + 0.2 * i:.1f},seed={7 + i},num_predict={args.num_predict}") for i in range(args.configs)]
         items = [BatchItem(d, s) for d in drafts for s in specs]
         for url in urls:  # load the chat and embedding contexts once so no run pays the load
             ModelClient(url).stream_chat("gemma3:270m", [{"role": "user", "content": "hi"}], options={"num_predict": 1})
-            ModelClient(url).embed("gemma3:270m", ["warm up"])
+            ModelClient(url).embed("all-minilm", ["warm up"])
         for _ in range(args.rounds):
             runs.append(run_batch(urls[:1], ws_root, items, retrieval))
             runs.append(run_batch(urls, ws_root, items, retrieval))

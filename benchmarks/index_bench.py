@@ -68,7 +68,7 @@ from scribe.models import ModelClient  # noqa: E402
 from scribe.retrieval import MODES, retrieve  # noqa: E402
 from scribe.sync import SyncOptions, sync_notes  # noqa: E402
 
-MODEL = "gemma3:270m"
+MODEL = "all-minilm"  # --embed-model changes it
 QUERY_COUNT = 50
 # The author's topic words, mixed into a larger made-up vocabulary; words are drawn with Zipf's law
 # (rank r weighted 1/r^1.07) like real prose, so posting lists have realistic lengths.
@@ -155,7 +155,7 @@ def synthetic_queries() -> list[str]:
 
 def make_workspace(root: Path, host: str) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    (root / "scribe.toml").write_text(f'engine = "ollama"\nollama_host = "{host}"\n')
+    (root / "scribe.toml").write_text(f'engine = "ollama"\nollama_host = "{host}"\nembed_model = "{MODEL}"\n')
 
 
 # --- vectors -------------------------------------------------------------------------------------
@@ -354,6 +354,41 @@ def targets(results: dict[int, dict[str, Any]]) -> list[str]:
     return [f"{'PASS' if ok else 'MISS'}  {name}: {detail}" for name, ok, detail in checks]
 
 
+def set_model(name: str) -> None:
+    global MODEL
+    MODEL = name
+
+
+def compare_embedders(batch_size: int) -> None:
+    """Issue 12's targets: the real embedder against the Gemma one, on notes/, in one run."""
+    rows = {}
+    with tempfile.TemporaryDirectory(prefix="embedders-") as tmp:
+        engine, host = start_engine(Path(tmp))
+        try:
+            for name in ("gemma3:270m", "all-minilm"):
+                set_model(name)
+                ModelClient(host).embed(name, ["warm-up"])  # load time apart from the index
+                rows[name] = recall_on_notes(Path(tmp) / name.replace(":", "-"), host, batch_size)
+                print(f"{name}: {json.dumps(rows[name])}", file=sys.stderr)
+        finally:
+            stop_engine(engine)
+    print(f"machine: {machine()}\nnotes/: {rows['all-minilm']['chunks']} chunks, {rows['all-minilm']['queries']} queries, "
+          f"batch {batch_size}, fresh index each\n")
+    print("| embed model | full index of notes/ s | embed s | chunks/s | recall@5 keyword | vector | hybrid |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, r in rows.items():
+        rate = r["chunks"] / r["embed_s"]
+        rec = r["recall"]
+        print(f"| {name} | {r['index_s']:.1f} | {r['embed_s']:.1f} | {rate:.1f} | {rec['keyword']:.2f} | {rec['vector']:.2f} | {rec['hybrid']:.2f} |")
+    g, m = rows["gemma3:270m"], rows["all-minilm"]
+    speedup = (m["chunks"] / m["embed_s"]) / (g["chunks"] / g["embed_s"])
+    print(f"\nembedding throughput all-minilm / gemma3:270m: {speedup:.1f}x (target >= 15x: {'PASS' if speedup >= 15 else 'MISS'})")
+    print(f"full index of notes/: {m['index_s']:.1f} s (target < 8 s: {'PASS' if m['index_s'] < 8 else 'MISS'})")
+    print(f"vector recall@5 {m['recall']['vector']:.2f} (target >= 0.95: {'PASS' if m['recall']['vector'] >= 0.95 else 'MISS'}); "
+          f"hybrid {m['recall']['hybrid']:.2f} >= keyword {m['recall']['keyword']:.2f}: "
+          f"{'PASS' if m['recall']['hybrid'] >= m['recall']['keyword'] else 'MISS'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group()
@@ -363,7 +398,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,2000,10000", help="corpus sizes in notes")
     parser.add_argument("--sample", type=int, default=32, help="chunks embedded for real to measure throughput")
     parser.add_argument("--batch-size", type=int, default=64, help="chunks per embedding request")
+    parser.add_argument("--embed-model", default=MODEL, help="embedding model for every measurement")
+    parser.add_argument("--compare-embedders", action="store_true",
+                        help="only notes/: full index time, embedding throughput and recall@5 per mode, gemma3:270m beside all-minilm")
     args = parser.parse_args()
+    if args.compare_embedders:
+        compare_embedders(args.batch_size)
+        return
+    set_model(args.embed_model)
     started = time.perf_counter()
     engine = None
     tmp = Path(tempfile.mkdtemp(prefix="index-bench-"))
