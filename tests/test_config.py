@@ -13,7 +13,7 @@ from scribe.errors import ConfigError
 def test_defaults_without_a_file(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, env={})
     assert settings.engine == "auto"
-    assert settings.model == "gemma3:270m" and settings.embed_model == "gemma3:270m"
+    assert settings.model is None and settings.embed_model == "all-minilm"  # None: the server's best writer
     assert settings.ollama_host == "http://127.0.0.1:11434"
     assert settings.index.notes == ["notes"] and settings.index.embed_batch_size == 16
 

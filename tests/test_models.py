@@ -39,7 +39,7 @@ def test_stream_chat_keeps_metrics_and_clocks_ttft(engine_url: str) -> None:
 
 def test_list_models_and_digest(engine_url: str) -> None:
     client = ModelClient(engine_url)
-    (info,) = client.list_models()
+    (info,) = [m for m in client.list_models() if m.name == MODEL]
     assert (info.name, info.family, info.quantization) == (MODEL, "gemma3", "Q4_K_M")
     assert client.digest(MODEL) == info.digest and len(info.digest) == 64
     assert client.digest("absent:1b") is None

@@ -525,6 +525,7 @@ def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, s
     from scribe.tasks import TaskInput, execute, load_draft, prepare
 
     ws = _workspace()
+    given = parse_model_spec(model[0]) if model else None  # a bad --model fails before any server starts
     template = get_template(task, ws.root)
     draft = load_draft(draft_path, ws.root) if draft_path else None
     inp = TaskInput(task=task, draft=draft, topic=topic, section=section, sections=sections, words=words, k=k)
@@ -533,7 +534,7 @@ def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, s
     if not as_json:
         echo = (lambda p: print(p, end="", flush=True, file=sys.stderr)) if streaming_json else (lambda p: print(p, end="", flush=True))
     with _task_session(ws, host, engine, k) as (client, runlog, retrieval):
-        spec = parse_model_spec(model[0] if model else _writer(ws, client))
+        spec = given or parse_model_spec(_writer(ws, client))
         prepared = prepare(template, inp, retrieval.using(client) if retrieval else None, options=spec.options)
         result = execute(prepared, client, runlog, model=spec.name, on_token=echo)
     if as_json:
@@ -637,6 +638,7 @@ def _critique_batch(drafts: list[Path], *, model: list[str] | None, k: int, as_j
     from scribe.tasks import load_draft
 
     ws = _workspace()
+    given = [parse_model_spec(m) for m in model or []]
     loaded = []
     for path in drafts:
         try:
@@ -646,7 +648,7 @@ def _critique_batch(drafts: list[Path], *, model: list[str] | None, k: int, as_j
     template = get_template("critique", ws.root)
     console = Console(stderr=True, highlight=False)
     with _task_session(ws, (hosts or [None])[0], engine, k) as (client, runlog, retrieval):
-        specs = [parse_model_spec(m) for m in (model or [_writer(ws, client)])]
+        specs = given or [parse_model_spec(_writer(ws, client))]
         items = [BatchItem(d, s) for d in loaded for s in specs]
         pool = HostPool(hosts or [client.host])
         columns = (TextColumn("critique"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -748,6 +750,7 @@ def bench(
 
     ws = _workspace()
     tasks = check_tasks(task or [])
+    given = [parse_model_spec(m) for m in model or []]
     judge_spec = parse_model_spec(judge) if judge else None
     loaded = find_drafts(drafts, ws.root)
     settings = BenchSettings(out.name, sections=sections, words=words, k=k, options=load_options_file(options_file) if options_file else {})
@@ -756,7 +759,7 @@ def bench(
     console = Console(stderr=True, highlight=False)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with _task_session(ws, host, engine, k) as (client, runlog, retrieval):
-        specs = list({s.label: s for s in (parse_model_spec(m) for m in (model or [_writer(ws, client)]))}.values())
+        specs = list({s.label: s for s in (given or [parse_model_spec(_writer(ws, client))])}.values())
         environment = {"engine": describe_engine(client), "machine": machine(),
                        "command": "scribe " + shlex.join(sys.argv[1:])}
         runner = BenchRunner(client, runlog, templates, settings, retrieve=retrieval.using(client) if retrieval else None,
@@ -846,3 +849,6 @@ def main() -> None:
         if exc.code == 130:  # Typer turns Ctrl-C into a silent exit 130 before it gets here
             _stderr("interrupted: what finished is kept; run the same command again to go on")
         raise
+    except KeyboardInterrupt:  # a Ctrl-C that Typer did not see (outside the command itself)
+        _stderr("interrupted: what finished is kept; run the same command again to go on")
+        sys.exit(130)

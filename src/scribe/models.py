@@ -112,14 +112,19 @@ class ModelInfo:
 EMBEDDING_FAMILIES = ("bert", "nomic-bert", "jina-bert-v2")
 
 
+def writers(models: Sequence[ModelInfo]) -> list[ModelInfo]:
+    """The models that can write: not an embedding-only family or name."""
+    return [m for m in models if (m.family or "") not in EMBEDDING_FAMILIES and "embed" not in m.name]
+
+
 def pick_writer(models: Sequence[ModelInfo], preferred: Sequence[str]) -> str:
     """The first preferred writer the server has, else its first model that writes, else the best known."""
     names = {m.name for m in models} | {m.name.removesuffix(":latest") for m in models}
     for name in preferred:
         if name in names:
             return name
-    writers = [m.name for m in models if (m.family or "") not in EMBEDDING_FAMILIES and "embed" not in m.name]
-    return writers[0] if writers else preferred[0]
+    able = writers(models)
+    return able[0].name if able else preferred[0]
 
 
 def _is_connect_error(exc: BaseException) -> bool:

@@ -27,7 +27,7 @@ from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import DirectoryTree, Footer, TextArea
 
-from scribe.config import Workspace
+from scribe.config import WRITERS, Workspace
 from scribe.errors import ScribeError
 from scribe.tui.documents import DraftFile, EditorText, Scope, is_note_file, slug
 from scribe.tui.index_link import IndexLink, IndexProgress
@@ -529,7 +529,8 @@ class ScribeApp(App[None]):
         if scope is None:
             return
         inp = self._task_input(task, scope, snap)
-        run = Run(task, scope, snap.text[scope.start : scope.end], on_model or self.model, TokenFeed(), threading.Event())
+        model = on_model or self.model or WRITERS[0]  # no server answered yet: the best writer, by name
+        run = Run(task, scope, snap.text[scope.start : scope.end], model, TokenFeed(), threading.Event())
         self.current = run
         self.expansion = None
         self.panel.show_expansion_bar(False)
@@ -787,8 +788,11 @@ class ScribeApp(App[None]):
 
     @work(thread=True, group="models", exclusive=True)
     def _list_models(self, then: Callable[[list[Any]], object]) -> None:
+        """The models that can write (embedding-only ones are no choice for a task)."""
+        from scribe.models import writers
+
         try:
-            models = self.services.list_models()
+            models = writers(self.services.list_models())
         except ScribeError as exc:
             self._notify_any_thread(str(exc), "error", "Models")
             return
