@@ -1,5 +1,5 @@
 """llama.cpp behind the engine: loading and unloading models, one request at a time per model,
-Gemma's turn format, sampling with Ollama's options, grammars for `format`, and real timings.
+each model's turn format, sampling with Ollama's options, grammars for `format`, and real timings.
 
 A `Llama` object is not safe to use from two threads, so every model has a lock and requests
 queue on it. Generation is a Python generator: when the HTTP client goes away the server closes
