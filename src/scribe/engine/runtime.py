@@ -236,6 +236,7 @@ class Runtime:
                 n_ubatch=n_ctx,
                 n_threads=self.n_threads_batch,  # an embedding is one batch, never token-by-token decoding
                 n_threads_batch=self.n_threads_batch,
+                flash_attn=entry.embeds_only,  # all-MiniLM: 464 tokens in 122 ms instead of 242 (one thread)
                 verbose=False,
             )
             loaded.embed_switch = AbortSwitch(loaded.embedder._ctx.ctx)
