@@ -295,6 +295,7 @@ def prefix(args: argparse.Namespace) -> None:
             scribe("index")
             for i in range(args.repeats):
                 (ws / draft).write_text((repo / draft).read_text() + f"\n\n(revision {i})\n")  # a new draft each round
+                scribe("ask", f"Say {i}.", "--model", args.model, "--num-predict", "1")  # the cache now holds another prompt
                 for task in ("outline", "critique"):
                     scribe(task, draft, "--model", f"{args.model}@num_predict=16")
                 runs = sorted(jsonlib.loads(scribe("log", "--json", "-n", "4")), key=lambda r: r["id"])
