@@ -89,3 +89,17 @@ def test_num_ctx_past_the_trained_length_is_clamped(lone_engine: str) -> None:
 def test_a_prompt_longer_than_the_context_keeps_its_newest_tokens(lone_engine: str) -> None:
     reply = ollama.Client(host=lone_engine).generate(model=MODEL, prompt=HUGE_PROMPT, options={"num_ctx": 512, "num_predict": 4})
     assert reply.prompt_eval_count <= 512
+
+
+def test_smaller_contexts_share_the_loaded_one(lone_engine: str) -> None:
+    """The pool bound: one chat context per model, as big as the largest ask so far; smaller asks
+    reuse it (no reload) and still see only their own window."""
+    client = ollama.Client(host=lone_engine)
+    client.generate(model=MODEL, prompt="hi", options={"num_ctx": 4096, "num_predict": 1})
+    loads = httpx.get(f"{lone_engine}/scribe/stats").json()["loads"]
+    for num_ctx in (1024, 2048, 4096, 512):
+        reply = client.generate(model=MODEL, prompt=HUGE_PROMPT, options={"num_ctx": num_ctx, "num_predict": 2})
+        assert reply.prompt_eval_count <= num_ctx
+    assert httpx.get(f"{lone_engine}/scribe/stats").json()["loads"] == loads
+    running = {m["model"]: m for m in httpx.get(f"{lone_engine}/api/ps").json()["models"]}
+    assert running[MODEL]["context_length"] >= 4096
