@@ -315,7 +315,7 @@ def test_two_index_runs_and_the_tui_at_once_one_writes_and_the_others_wait_or_sa
     async def tui() -> None:
         from scribe.tui.app import ScribeApp  # Textual only when the app runs, as in the product
 
-        app = ScribeApp(open_workspace(workspace, env={}), draft, index=None, autosave_delay=0.3)
+        app = ScribeApp(open_workspace(workspace, env={}), draft, index=None, autosave_delay=0.3, warm_pause=None)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("f8")
             deadline = time.monotonic() + 240

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import ollama
 import pytest
 
 from conftest import MODEL, WRITER
@@ -66,6 +67,7 @@ def setup_workspace(ws: Path) -> Path:
 def make_app(ws: Path, draft: Path, **kw: object) -> ScribeApp:
     options = kw.pop("task_options", {"num_predict": 24, "seed": 7})
     kw.setdefault("index", NoIndex())
+    kw.setdefault("warm_pause", None)  # warm-ups are tested on their own: elsewhere they would race the tasks
     return ScribeApp(open_workspace(ws), draft, task_options=options, autosave_delay=0.3, **kw)  # type: ignore[arg-type]
 
 
@@ -96,6 +98,55 @@ def runs(ws: Path) -> list:  # type: ignore[type-arg]
 def cursor_to_line(app: ScribeApp, text: str) -> None:
     row = next(i for i, line in enumerate(app.editor.document.lines) if line.startswith(text))
     app.editor.move_cursor((row, 0))
+
+
+# --- warm-ups while the author pauses ---------------------------------------------------------------
+
+
+def long_draft(ws: Path) -> Path:
+    """A draft of ~5,000 tokens (four of the sample notes), so its prompt takes seconds to read."""
+    bodies = [(REPO / "notes" / name).read_text(encoding="utf-8").split("---", 2)[2] for name in (
+        "tenant-isolation-rls-schema-db.md", "writing-clear-postmortems.md",
+        "job-retries-backoff-and-execution-history.md", "structured-logging-and-tracing-for-latency.md")]
+    path = ws / "notes" / "drafts" / "long-draft.md"
+    path.write_text("---\ntitle: Notes from the backend\n---\n\n# Notes from the backend\n\n" + "\n\n".join(bodies),
+                    encoding="utf-8")
+    return path
+
+
+def test_a_pause_warms_the_draft_an_edit_cancels_it_and_the_task_reuses_it(workspace: Path, engine_url: str, engine_stats) -> None:  # type: ignore[no-untyped-def]
+    setup_workspace(workspace)
+    draft = long_draft(workspace)
+    # loaded with the tasks' context first, so the warm-up's wait is reading the prompt, not loading
+    ollama.Client(host=engine_url).chat(model=MODEL, messages=[{"role": "user", "content": "hi"}],
+                                        options={"num_ctx": 8192, "num_predict": 1})
+
+    async def scenario() -> None:
+        before = engine_stats()
+        app = make_app(workspace, draft, warm_pause=0.3)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: engine_stats()["chat_requests"] > before["chat_requests"], 60,
+                             "the warm-up to reach the engine")
+            await pilot.press("x")  # an edit while the engine reads the prompt
+            await wait_until(pilot, lambda: app.warming.cancelled == 1, 30, "the warm-up to be cancelled")
+            await wait_until(pilot, lambda: engine_stats()["cancelled_requests"] > before["cancelled_requests"], 60,
+                             "the engine to stop reading the prompt")
+            # the pause after the edit warms the new text, to the end
+            await wait_until(pilot, lambda: app.warming.done == 1, 300, "the second warm-up")
+            assert app.warming.last is not None and app.warming.last.metrics.eval_count <= 1
+            assert "primed" in str(app.status.query_one("#model-status").render())
+            warmed = engine_stats()
+            await finish_task(pilot, app, "f2")
+            result = app.last.result
+            assert result is not None and result.call.status == "ok"
+            cached = engine_stats()["prompt_tokens_cached"] - warmed["prompt_tokens_cached"]
+            assert cached >= 0.8 * result.call.metrics.prompt_eval_count  # only the task's own words were read
+            assert {r.task for r in runs(workspace)} == {"outline"}  # a warm-up is not a task in the run log
+            # an edit clears the "primed" mark
+            await pilot.press("y")
+            assert "primed" not in str(app.status.query_one("#model-status").render())
+
+    run(scenario)
 
 
 # --- tasks into the panel --------------------------------------------------------------------------

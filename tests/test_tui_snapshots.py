@@ -53,7 +53,7 @@ def snap_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def offline_app(ws: Path) -> ScribeApp:
     return ScribeApp(open_workspace(ws), ws / "notes" / "drafts" / "retries-need-keys.md",
-                     index=NoIndex(), autoconnect=False)
+                     index=NoIndex(), autoconnect=False, warm_pause=None)
 
 
 async def settle(pilot) -> None:  # type: ignore[no-untyped-def]

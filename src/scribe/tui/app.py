@@ -39,6 +39,7 @@ from scribe.tui.widgets.assistant import AssistantPanel, TokenFeed, format_metri
 from scribe.tui.widgets.editor import DraftEditor, theme_for
 from scribe.tui.widgets.status import StatusBar
 from scribe.tui.widgets.tree import NotesTree
+from scribe.tui.warming import Warming
 
 if TYPE_CHECKING:
     from scribe.critique import Issue
@@ -52,6 +53,7 @@ AUTO_INDEX_EVERY_S = 60.0
 FLUSH_HZ = 8  # markdown updates per second while streaming
 TYPING_PAUSE_S = 0.6  # keys this recent mean the author is typing
 TYPING_FLUSH_S = 5.0  # ...and the panel then catches up at most this often
+WARM_PAUSE_S = 2.0  # a pause this long on a draft sends its shared prompt start ahead (scribe.warmup)
 GC_THRESHOLDS = (20_000, 20, 50)  # fewer, later collections than Python's (700, 10, 10): see _freeze_heap
 MAIN_SCREEN_ONLY = frozenset({
     "task", "choose_task", "compare", "pick_model", "reindex", "cancel", "apply_expansion", "save",
@@ -126,6 +128,7 @@ class ScribeApp(App[None]):
         autosave_delay: float = AUTOSAVE_DELAY_S,
         autoconnect: bool = True,
         handle_signals: bool = False,
+        warm_pause: float | None = WARM_PAUSE_S,
     ) -> None:
         super().__init__()
         self.workspace = workspace
@@ -148,6 +151,7 @@ class ScribeApp(App[None]):
         self.last_key_at = 0.0  # monotonic time of the last key pressed anywhere
         self._auto_indexed_at = 0.0
         self.handle_signals = handle_signals
+        self.warming = Warming(self, warm_pause)
         import gc
 
         self._gc_thresholds = gc.get_threshold()
@@ -320,6 +324,7 @@ class ScribeApp(App[None]):
         self.panel.show_expansion_bar(False)
         self.state.last_file = self.rel(path)
         self._save_state()
+        self.warming.restart()
         return True
 
     @on(DirectoryTree.FileSelected)
@@ -337,6 +342,7 @@ class ScribeApp(App[None]):
     @on(TextArea.Changed, "#editor")
     def _edited(self, event: TextArea.Changed) -> None:
         self.keeper.edited(self.autosave_delay)
+        self.warming.restart()
 
     def action_save(self) -> None:
         self.keeper.save_now()
@@ -775,6 +781,7 @@ class ScribeApp(App[None]):
         if not self.model:
             self.model = name
             self.status.set_model(f"model: {name}")
+            self.warming.restart()
 
     def _set_model(self, name: str | None) -> None:
         if not name:
@@ -784,6 +791,7 @@ class ScribeApp(App[None]):
         self._save_state()
         self.status.set_model(f"model: {name}")
         self.notify(f"tasks now use {name} (remembered for this workspace)", timeout=3)
+        self.warming.restart()
 
     @work(thread=True, group="models", exclusive=True)
     def _list_models(self, then: Callable[[list[Any]], object]) -> None:

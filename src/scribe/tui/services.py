@@ -14,10 +14,11 @@ from scribe.config import Workspace
 from scribe.tui.index_link import IndexLink, WorkspaceIndex
 
 if TYPE_CHECKING:
-    from scribe.models import ModelClient, ModelInfo
+    from scribe.models import AsyncModelClient, ModelClient, ModelInfo
     from scribe.prompts import PromptTemplate
     from scribe.runlog import RunLog
-    from scribe.tasks import PreparedCall, TaskInput, TaskResult
+    from scribe.tasks import Draft, PreparedCall, TaskInput, TaskResult
+    from scribe.warmup import WarmRequest
 
 BUILTIN_TASKS = ("outline", "critique", "expand")
 INTERNAL_PREFIX = "judge-"
@@ -36,6 +37,7 @@ class Services:
         self.say = say
         self._host = host
         self._client: ModelClient | None = None
+        self._async_client: AsyncModelClient | None = None
         self._runlog: RunLog | None = None
         self._lock = threading.Lock()
         if index is None:
@@ -56,6 +58,17 @@ class Services:
                 host = resolve_host(self.workspace, host=self._host, say=self.say)
                 self._client = ModelClient(host)
             return self._client
+
+    def async_client(self) -> AsyncModelClient:
+        """A client for the event loop, on the same server: cancelling the task awaiting it closes
+        the connection at once, which stops the server even before the first token."""
+        from scribe.models import AsyncModelClient
+
+        host = self.client().host
+        with self._lock:
+            if self._async_client is None:
+                self._async_client = AsyncModelClient(host)
+            return self._async_client
 
     def runlog(self) -> RunLog:
         from scribe.runlog import RunLog
@@ -92,6 +105,14 @@ class Services:
         from scribe.tasks import prepare
 
         return prepare(template, inp, self.index.retriever(), options=options)
+
+    def warm_request(self, draft: Draft, options: dict[str, Any] | None = None) -> WarmRequest | None:
+        """What to send ahead for the whole-draft tasks on `draft` (None if they share too little)."""
+        from scribe.warmup import WARM_TASKS, warm_request
+
+        found = self.templates()
+        templates = [found[name] for name in WARM_TASKS if name in found]
+        return warm_request(templates, draft, self.index.retriever(), options) if templates else None
 
     def execute(self, prepared: PreparedCall, *, model: str, on_token: Callable[[str], None] | None = None,
                 cancel: threading.Event | None = None, meta: dict[str, Any] | None = None) -> TaskResult:
