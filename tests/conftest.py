@@ -25,6 +25,7 @@ import pytest
 # Mechanics tests use the smallest model; quality tests use the default writer.
 MODEL = "gemma3:270m"
 WRITER = "qwen2.5-coder:1.5b"
+FAST_WRITER = "qwen2.5-coder:0.5b"
 EMBED_MODEL = "all-minilm"
 HOOKS_DIR = Path(__file__).resolve().parent / "subprocess_hooks"
 
@@ -79,6 +80,9 @@ def settled(read, quiet_s: float = 0.5) -> dict[str, int]:  # type: ignore[no-un
         last = now
 
 
+_ENGINE_LOGS: dict[int, Path] = {}
+
+
 def start_engine(tmp: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     """Start `scribe serve` on a free loopback port as its own process; return it and its URL."""
     url_file = tmp / f"engine-{time.monotonic_ns()}.url"
@@ -87,6 +91,7 @@ def start_engine(tmp: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
         [sys.executable, "-m", "scribe", "serve", "--port", "0", "--url-file", str(url_file), *extra],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )
+    _ENGINE_LOGS[proc.pid] = Path(log.name)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -113,12 +118,31 @@ def stop_engine(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def engine_exit_report(proc: subprocess.Popen[bytes], lines: int = 40) -> str:
+    """How an engine process ended and the end of its log, for a test that finds it gone."""
+    log = _ENGINE_LOGS.get(proc.pid)
+    tail = log.read_text(errors="replace").splitlines()[-lines:] if log and log.exists() else []
+    return f"the engine (pid {proc.pid}) exited with {proc.returncode}; its log ends:\n" + "\n".join(tail)
+
+
 @pytest.fixture(scope="session")
-def engine_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def session_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """The real engine, serving every bundled model, shared by the whole session."""
     proc, url = start_engine(tmp_path_factory.mktemp("engine"))
-    yield url
+    yield proc, url
     stop_engine(proc)
+
+
+@pytest.fixture
+def engine_url(session_engine: tuple[subprocess.Popen[bytes], str]) -> Iterator[str]:
+    """The session engine's URL. A test that finds the engine gone, or leaves it gone, fails with
+    its exit code and log, so a crash is told apart from the many failures that follow it."""
+    proc, url = session_engine
+    if proc.poll() is not None:
+        pytest.fail(engine_exit_report(proc), pytrace=False)
+    yield url
+    if proc.poll() is not None:
+        pytest.fail("during this test " + engine_exit_report(proc), pytrace=False)
 
 
 @pytest.fixture
@@ -155,8 +179,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
-def indexed_notes(tmp_path_factory: pytest.TempPathFactory, engine_url: str) -> Path:
+def indexed_notes(tmp_path_factory: pytest.TempPathFactory, session_engine: tuple[subprocess.Popen[bytes], str]) -> Path:
     """The repository's notes/, indexed once per session with the engine's embeddings."""
+    engine_url = session_engine[1]
     from scribe.config import open_workspace
     from scribe.index import open_index
     from scribe.models import ModelClient

@@ -34,7 +34,8 @@ def chat(model: str = MODEL, content: str = "hi", **options: object) -> dict:
 HOSTILE: list[tuple[str, str, bytes]] = [
     ("huge num_ctx", "/api/chat", json.dumps(chat(num_ctx=1_000_000_000)).encode()),
     ("huge prompt", "/api/chat", json.dumps(chat(content=HUGE_PROMPT)).encode()),
-    ("negative num_predict", "/api/chat", json.dumps(chat(num_predict=-5)).encode()),
+    # unbounded (as Ollama reads a negative num_predict) until the context is full: a small context keeps it short
+    ("negative num_predict", "/api/chat", json.dumps(chat(num_predict=-5, num_ctx=256)).encode()),
     ("negative num_ctx", "/api/chat", json.dumps(chat(num_ctx=-1)).encode()),
     ("absurd sampling", "/api/chat", json.dumps(chat(temperature=-3, top_k=-1, top_p=7, min_p=-2, repeat_penalty=-1)).encode()),
     ("seed past 64 bits", "/api/chat", json.dumps(chat(seed=2**70)).encode()),
@@ -95,11 +96,12 @@ def test_smaller_contexts_share_the_loaded_one(lone_engine: str) -> None:
     """The pool bound: one chat context per model, as big as the largest ask so far; smaller asks
     reuse it (no reload) and still see only their own window."""
     client = ollama.Client(host=lone_engine)
-    client.generate(model=MODEL, prompt="hi", options={"num_ctx": 4096, "num_predict": 1})
+    client.generate(model=MODEL, prompt="hi", options={"num_ctx": 2048, "num_predict": 1})
     loads = httpx.get(f"{lone_engine}/scribe/stats").json()["loads"]
-    for num_ctx in (1024, 2048, 4096, 512):
-        reply = client.generate(model=MODEL, prompt=HUGE_PROMPT, options={"num_ctx": num_ctx, "num_predict": 2})
+    prompt = HUGE_PROMPT[:8000]  # longer than every window asked for below
+    for num_ctx in (256, 1024, 2048, 128):
+        reply = client.generate(model=MODEL, prompt=prompt, options={"num_ctx": num_ctx, "num_predict": 2})
         assert reply.prompt_eval_count <= num_ctx
     assert httpx.get(f"{lone_engine}/scribe/stats").json()["loads"] == loads
     running = {m["model"]: m for m in httpx.get(f"{lone_engine}/api/ps").json()["models"]}
-    assert running[MODEL]["context_length"] >= 4096
+    assert running[MODEL]["context_length"] >= 2048

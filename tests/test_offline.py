@@ -15,6 +15,7 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,8 +125,9 @@ class GuardedRuns:
 
 
 @pytest.fixture(scope="module")
-def guarded_runs(tmp_path_factory: pytest.TempPathFactory, engine_url: str) -> GuardedRuns:
+def guarded_runs(tmp_path_factory: pytest.TempPathFactory, session_engine: tuple[Any, str]) -> GuardedRuns:
     """Index, search, each task, a batch, the log and doctor: real subprocesses, real engine, guard on."""
+    engine_url = session_engine[1]
     start = record_offset()
     ws = tmp_path_factory.mktemp("offline") / "ws"
     ws.mkdir()

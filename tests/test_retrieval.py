@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,8 @@ class Corpus:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory, engine_url: str) -> Iterator[Corpus]:
+def corpus(tmp_path_factory: pytest.TempPathFactory, session_engine: tuple[Any, str]) -> Iterator[Corpus]:
+    engine_url = session_engine[1]
     root = tmp_path_factory.mktemp("notes-ws")
     shutil.copytree(REPO / "notes", root / "notes")
     (root / "scribe.toml").write_text(f'engine = "ollama"\nollama_host = "{engine_url}"\n')
