@@ -11,9 +11,8 @@ from urllib.parse import urlsplit
 
 import ollama
 
-from conftest import EMBED_MODEL, settled
+from conftest import EMBED_MODEL, FAST_WRITER, settled
 
-FAST_WRITER = "qwen2.5-coder:0.5b"
 # About 3,000 tokens: seconds of prompt evaluation on these cores.
 LONG_PROMPT = " ".join(f"Retry {i} of the payment job reused idempotency key k-{i}." for i in range(250))
 
@@ -67,3 +66,31 @@ def test_a_client_gone_during_embedding_stops_it(engine_url: str, engine_stats) 
     assert after["cancelled_requests"] == before["cancelled_requests"] + 1
     assert after["embed_requests"] == before["embed_requests"]
     assert len(ollama.Client(host=engine_url).embed(model=EMBED_MODEL, input="after").embeddings[0]) == 384
+
+
+def test_cancelling_scribes_client_during_prompt_evaluation_cuts_the_call_and_stops_the_engine(  # type: ignore[no-untyped-def]
+    engine_url: str, engine_stats,
+) -> None:
+    """What Esc does in the TUI: `cancel` set while no chunk has arrived yet ends the call at once,
+    marked cancelled, and the engine stops reading the prompt."""
+    import threading
+
+    from scribe.models import ModelClient
+
+    client = ModelClient(engine_url)
+    client.stream_chat(FAST_WRITER, [{"role": "user", "content": "hi"}], options={"num_predict": 1, "num_ctx": 4096})
+    before = settled(engine_stats)
+    cancel = threading.Event()
+    results = []
+    worker = threading.Thread(target=lambda: results.append(client.stream_chat(
+        FAST_WRITER, [{"role": "user", "content": LONG_PROMPT}], options={"num_predict": 64, "num_ctx": 4096}, cancel=cancel)))
+    worker.start()
+    while engine_stats()["chat_requests"] == before["chat_requests"]:
+        time.sleep(0.05)
+    cancel.set()
+    worker.join(timeout=120)
+    (result,) = results
+    assert result.status == "cancelled" and result.text == "" and result.chunks == 0
+    after = settled(engine_stats)
+    assert after["cancelled_requests"] == before["cancelled_requests"] + 1
+    assert after["tokens_generated"] == before["tokens_generated"]

@@ -147,6 +147,7 @@ class ModelClient:
         import ollama
 
         self.host = host
+        self._timeout = timeout
         self._client = ollama.Client(host=host, timeout=timeout)
         self._digests: dict[str, str] = {}
 
@@ -231,10 +232,31 @@ class ModelClient:
         on_token: OnToken | None = None,
         cancel: threading.Event | None = None,
     ) -> CallResult:
-        """Stream a chat reply. Refusals raise; a stream that breaks or is cancelled returns its partial text."""
+        """Stream a chat reply. Refusals raise; a stream that breaks or is cancelled returns its partial text.
+
+        With `cancel`, the call has a connection of its own, cut the moment `cancel` is set: no chunk
+        arrives while the server reads the prompt (15-30 s with the 1.5B writer), so checking
+        between chunks alone left Esc waiting for the first token."""
+        if cancel is None:
+            return self._stream_chat(self._client, model, messages, options, format, keep_alive, on_token, None)
+        import ollama
+
+        cutter = _SocketCutter(cancel)
+        with ollama.Client(host=self.host, timeout=self._timeout, event_hooks={"request": [cutter.hook]}) as client:
+            threading.Thread(target=cutter.watch, name="scribe-cancel-watch", daemon=True).start()
+            try:
+                return self._stream_chat(client, model, messages, options, format, keep_alive, on_token, cancel)
+            finally:
+                cutter.finished.set()
+
+    def _stream_chat(
+        self, client: Any, model: str, messages: Sequence[Message], options: dict[str, Any] | None,
+        format: str | dict[str, Any] | None, keep_alive: str | float | None, on_token: OnToken | None,
+        cancel: threading.Event | None,
+    ) -> CallResult:
         acc = _Accumulator(CallResult(text="", model=model, host=self.host), on_token)
         try:
-            stream = self._client.chat(
+            stream = client.chat(
                 model=model,
                 messages=list(messages),
                 options=options,
@@ -254,9 +276,12 @@ class ModelClient:
             finally:
                 stream.close()  # closes the connection, which stops generation on the server
         except Exception as exc:
-            if not acc.parts and not _mid_stream(exc):
+            if cancel is not None and cancel.is_set() and _stream_break(exc):
+                acc.cancelled()  # the cut connection
+            elif not acc.parts and not _mid_stream(exc):
                 raise self._translate(exc, model) from exc
-            acc.fail(exc)
+            else:
+                acc.fail(exc)
         return acc.finish()
 
     def embed(self, model: str, texts: Sequence[str], *, batch_size: int = 64) -> list[list[float]]:
@@ -270,6 +295,38 @@ class ModelClient:
                 raise self._translate(exc, model) from exc
             vectors.extend(list(v) for v in response.embeddings)
         return vectors
+
+
+class _SocketCutter:
+    """Shuts down one client's sockets when `cancel` is set. A blocked read then ends at once with
+    an error, and the server sees its client leave (Ollama and `scribe serve` stop generating).
+    httpcore's `trace` extension, put on each request by an event hook, hands over each new socket."""
+
+    def __init__(self, cancel: threading.Event) -> None:
+        self.cancel = cancel
+        self.finished = threading.Event()
+        self.sockets: list[Any] = []
+
+    def hook(self, request: Any) -> None:
+        request.extensions["trace"] = self.trace
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.complete":
+            sock = info["return_value"].get_extra_info("socket")
+            if sock is not None:
+                self.sockets.append(sock)
+
+    def watch(self) -> None:
+        import socket
+
+        while not self.finished.wait(0.05):
+            if self.cancel.is_set():
+                for sock in self.sockets:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass  # closed already
+                return
 
 
 def _mid_stream(exc: BaseException) -> bool:
