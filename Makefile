@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(BIN)/scribe outline $(DRAFT)
 	$(DEMO_ENV) $(BIN)/scribe critique $(DRAFT)
 	$(BIN)/scribe log -n 5
-	echo '{"num_predict": 320, "seed": 7}' > .scribe/demo-bench-options.json
+	echo '{"seed": 7}' > .scribe/demo-bench-options.json
 	$(DEMO_ENV) $(BIN)/scribe bench --model qwen2.5-coder:0.5b --model qwen2.5-coder:1.5b --task outline --task critique --drafts notes/drafts --repeats 1 -k 3 --judge qwen2.5-coder:1.5b --options-file .scribe/demo-bench-options.json --out reports/demo
 	$(BIN)/scribe report --out reports/latest
 

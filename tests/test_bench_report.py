@@ -209,6 +209,14 @@ def test_checks_read_what_was_asked_from_the_logged_prompt() -> None:
     assert run_checks(_record("ask", "hi"), SCHEMA) == {}
 
 
+def test_an_outline_logged_as_json_is_checked_as_the_markdown_the_author_read() -> None:
+    reply = json.dumps({"title": "T", "sections": [{"heading": "A", "bullets": ["x [1]", "y"]}, {"heading": "B", "bullets": ["z [3]"]}]})
+    checks = run_checks(_record("outline", reply, input_text="in exactly 2 sections.", sources=2), SCHEMA)
+    assert checks["outline structure"].passed and checks["citations"].invalid == (3,)
+    cut_off = run_checks(_record("outline", reply[:40], input_text="in exactly 2 sections.", sources=2), SCHEMA)
+    assert not cut_off["outline structure"].passed
+
+
 def test_judge_answers_are_parsed_or_rejected() -> None:
     assert parse_rubric('{"a": 4, "b": 9, "ok": true, "reason": "r"}') == ({"a": 4}, "r")
     assert parse_rubric('{"reason": "no scores"}') is None and parse_rubric('{"a": 4') is None

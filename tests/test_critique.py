@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from scribe.critique import parse_critique, quote_span, render_markdown, unparsed
+from scribe.critique import parse_critique, quotable, quote_schema, quote_span, render_markdown, unparsed
+from scribe.prompts import get_template
 
 DRAFT = "Retries are safe.\nRoughly 40% of payment incidents come from \u201cretry storms\u201d.\n"
 
@@ -31,8 +32,55 @@ def test_parse_flags_ungrounded_quotes() -> None:
     assert "ungrounded" in text and text.index("**high**") < text.index("**medium**")
 
 
+def test_an_issue_repeating_an_earlier_quote_is_dropped() -> None:
+    issue = {"severity": "high", "quote": "Retries are safe.", "problem": "vague", "suggestion": "say when"}
+    again = {**issue, "quote": " Retries  are safe. ", "problem": "still vague"}
+    other = {**issue, "quote": "Roughly 40% of payment incidents"}
+    critique = parse_critique(json.dumps({"summary": "s", "issues": [issue, again, other]}), DRAFT)
+    assert critique is not None and [i.quote for i in critique.issues] == ["Retries are safe.", "Roughly 40% of payment incidents"]
+
+
 def test_invalid_json_is_none_and_unparsed_keeps_raw() -> None:
     assert parse_critique("{not json", DRAFT) is None
     assert parse_critique("[1, 2]", DRAFT) is None
     kept = unparsed("{broken")
     assert not kept.parsed and "{broken" in render_markdown(kept)
+
+
+DRAFT_MD = """Intro sentence here. Second one, e.g. with a clause!
+
+## A heading that is not prose
+
+- A list item without a full stop
+- Another item
+  that wraps onto a line
+> A quoted line.
+
+| a table | row |
+|---|---|
+
+```python
+code = "not prose."
+```
+
+He said "retry it" and left. Short.
+"""
+
+
+def test_quotable_sentences_are_the_drafts_prose_each_once() -> None:
+    assert quotable(DRAFT_MD + "\nIntro sentence here.\n") == [
+        "Intro sentence here.", "Second one, e.g. with a clause!", "A list item without a full stop",
+        "Another item that wraps onto a line", "A quoted line.",
+    ]  # no heading, table, code, short sentence, repeat, or sentence with a straight double quote
+    assert all(quote_span(DRAFT_MD, s) is not None for s in quotable(DRAFT_MD))
+
+
+def test_the_schema_holds_each_quote_to_the_drafts_sentences() -> None:
+    base = get_template("critique", None).format
+    assert isinstance(base, dict)
+    schema = quote_schema(base, DRAFT_MD)
+    assert schema["properties"]["issues"]["items"]["properties"]["quote"]["enum"] == quotable(DRAFT_MD)
+    assert "enum" not in base["properties"]["issues"]["items"]["properties"]["quote"]
+    assert quote_schema(base, "## Only a heading\n") == base
+    other = {"type": "object", "properties": {"notes": {"type": "string"}}}
+    assert quote_schema(other, DRAFT_MD) == other

@@ -151,7 +151,8 @@ def runs(ws: Path) -> list[dict[str, object]]:
 def test_engine_killed_mid_task_keeps_the_partial_text_as_failed(workspace: Path, tmp_path: Path) -> None:
     write_note(workspace, "notes/drafts/retries.md", DRAFT_TEXT)
     with private_engines(tmp_path, 1) as [(engine, url)]:
-        task = subprocess.Popen([sys.executable, "-m", "scribe", "outline", "notes/drafts/retries.md", "--host", url, "-m", LONG, "-k", "0"],
+        # expand: a text task streams to stdout (a JSON task's reply streams to stderr, then its markdown is printed)
+        task = subprocess.Popen([sys.executable, "-m", "scribe", "expand", "notes/drafts/retries.md", "--host", url, "-m", LONG, "-k", "0"],
                                 cwd=workspace, env=scribe_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         wait_until(lambda: tokens_generated(url) >= 5 or task.poll() is not None, "tokens to stream")
         engine.kill()

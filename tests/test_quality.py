@@ -1,10 +1,11 @@
-"""The default writer does the job on the sample drafts: outlines are well-formed sections, and
+"""The default writer does the job on the sample drafts: outlines have the sections asked for, and
 critiques are valid JSON whose quotes are found in the draft. Checked with the bench's deterministic
 checks, so nothing here depends on one model's wording."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,12 +19,12 @@ from scribe.retrieval import SharedRetrieval
 from scribe.runlog import RunLog
 from scribe.tasks import TaskInput, execute, load_draft, prepare
 
-DRAFTS = sorted(p.name for p in (Path(__file__).resolve().parents[1] / "notes" / "drafts").glob("*.md"))
+DRAFT = "idempotency-in-payment-flows.md"
 
 
 @pytest.fixture(scope="module")
-def writer_session(indexed_notes: Path, engine_url: str):  # type: ignore[no-untyped-def]
-    client = ModelClient(engine_url)
+def writer_session(indexed_notes: Path, session_engine: tuple[Any, str]):  # type: ignore[no-untyped-def]
+    client = ModelClient(session_engine[1])
     index = open_index(open_workspace(indexed_notes, env={}))
     runlog = RunLog(indexed_notes / ".scribe" / "quality-runs.sqlite")
     retrieval = SharedRetrieval(index)
@@ -39,21 +40,20 @@ def writer_session(indexed_notes: Path, engine_url: str):  # type: ignore[no-unt
     runlog.close()
 
 
-def test_the_default_writer_outlines_in_sections(writer_session) -> None:  # type: ignore[no-untyped-def]
-    """Well-formed outlines of several `##` sections for most drafts. A 1.5B writer sometimes puts
-    the whole outline under one title heading, and often keeps the draft's own section count, so
-    the exact count asked for is the bench's measure, not a pass/fail here."""
-    checks = []
-    for name in DRAFTS:
-        _, result = writer_session("outline", name, num_predict=320)
-        assert result.call.status == "ok"
-        checks.append(check_outline(result.output, expected_sections=5))
-    sectioned = [c for c in checks if c.score > 0 and c.sections >= 3]
-    assert len(sectioned) >= len(DRAFTS) - 1, [c.detail for c in checks]
+def test_the_default_writer_outlines_in_the_sections_asked_for(writer_session) -> None:  # type: ignore[no-untyped-def]
+    """The outline's schema asks for exactly that many sections, so the outline is a well-formed
+    markdown outline of them. One draft here (each takes minutes on slow cores); the bench
+    (`make demo`, benchmarks/) measures every draft."""
+    _, result = writer_session("outline", DRAFT)
+    assert result.call.status == "ok" and result.outline is not None and result.outline.parsed, result.call.text
+    check = check_outline(result.output, expected_sections=5)
+    assert check.passed, (check.detail, result.output)
 
 
 def test_the_default_writer_critiques_with_quotes_from_the_draft(writer_session) -> None:  # type: ignore[no-untyped-def]
-    draft, result = writer_session("critique", DRAFTS[0], num_predict=640)
+    """Quotes are drawn from the draft's own sentences by the schema, so every one is found. The
+    same draft as the outline above: the server has the shared start of the prompt cached."""
+    draft, result = writer_session("critique", DRAFT, num_predict=640)
     check = check_critique(result.call.text, draft.body, schema=get_template("critique", None).format)  # type: ignore[arg-type]
     assert check.parsed and check.schema_valid, check.detail
-    assert check.issues >= 2 and check.quote_share >= 0.5, (check.detail, result.call.text)
+    assert check.quote_share == 1.0, (check.detail, result.call.text)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from conftest import EMBED_MODEL, MODEL, run_scribe, start_engine, stop_engine
+from conftest import EMBED_MODEL, FAST_WRITER, MODEL, run_scribe, start_engine, stop_engine
 from scribe.batch import BatchItem, BatchRun, HostPool
 from scribe.config import open_workspace
 from scribe.errors import ScribeError
-from scribe.critique import quote_span
+from scribe.bench.checks import check_outline
+from scribe.critique import quotable
 from scribe.index import open_index
 from scribe.modelspec import parse_model_spec
 from scribe.models import ModelClient
@@ -38,11 +40,11 @@ class Session:
     def retriever(self, query: str, k: int):  # type: ignore[no-untyped-def]
         return self.retrieval.search(self.client, query, k)
 
-    def run(self, task: str, options: dict | None = None, **inp):  # type: ignore[no-untyped-def]
+    def run(self, task: str, options: dict | None = None, model: str = MODEL, **inp):  # type: ignore[no-untyped-def]
         draft = load_draft(self.root / DRAFT, self.root) if "topic" not in inp else None
         prepared = prepare(get_template(task, self.root), TaskInput(task=task, draft=draft, **inp), self.retriever,
                            options={**FAST, **(options or {})})
-        return prepared, execute(prepared, self.client, self.runlog, model=MODEL)
+        return prepared, execute(prepared, self.client, self.runlog, model=model)
 
     def close(self) -> None:
         self.index.close()
@@ -68,34 +70,46 @@ def test_outline_is_grounded_and_logged_with_sources(session: Session) -> None:
         assert f'<note n="{s.number}" path="{s.path}"' in run.input_text
 
 
-def test_outline_from_a_topic(session: Session) -> None:
-    prepared, result = session.run("outline", topic="Kafka retry topics and dead letter queues", sections=3)
+def test_outline_from_a_topic_is_json_of_the_sections_asked_for_written_as_markdown(session: Session) -> None:
+    """The schema sent is made for the call (exactly 3 sections) and logged; a writer that follows
+    it (the fast one; the base model rambles inside a string until num_predict) gives an outline of
+    exactly those sections, written as markdown."""
+    prepared, result = session.run("outline", {"num_predict": 600}, model=FAST_WRITER,
+                                   topic="Kafka retry topics and dead letter queues", sections=3)
     assert result.call.status == "ok"
     assert any("kafka" in s.path for s in prepared.sources)
     assert "exactly 3 sections" in prepared.messages[-1]["content"]
+    run = session.runlog.get(result.run_id)
+    assert run is not None and run.meta["format"] == prepared.format  # the schema made for this call is logged
+    assert run.meta["format"]["properties"]["sections"]["minItems"] == run.meta["format"]["properties"]["sections"]["maxItems"] == 3
+    assert result.outline is not None and result.outline.parsed, result.call.text
+    assert len(result.outline.sections) == 3 and check_outline(result.output, expected_sections=3).passed
 
 
-def test_critique_is_parsed_and_quotes_checked_or_kept_raw(session: Session) -> None:
-    _, result = session.run("critique", options={"num_predict": 400})
-    critique = result.critique
-    assert critique is not None
+def test_a_critique_cut_off_by_num_predict_is_kept_raw_and_says_so(session: Session) -> None:
+    """Quotes are held to the draft's sentences by the schema sent (logged with the run); a reply cut
+    off by num_predict is kept raw, not retried (a retry would stop at the same length)."""
+    _, result = session.run("critique", options={"num_predict": 8})  # 8 tokens never close the JSON
     draft = load_draft(session.root / DRAFT, session.root).body
-    if critique.parsed:
-        assert critique.issues  # the schema asks for at least one
-        for issue in critique.issues:
-            assert issue.grounded == (quote_span(draft, issue.quote) is not None)
-    else:
-        assert result.attempts == 2 and critique.raw == result.call.text
-    assert "## Summary" in result.output or "not valid critique JSON" in result.output
+    run = session.runlog.get(result.run_id)
+    assert run is not None and run.meta["format"]["properties"]["issues"]["items"]["properties"]["quote"]["enum"] == quotable(draft)
+    assert result.attempts == 1 and run.done_reason == "length"
+    assert result.critique is not None and not result.critique.parsed and result.critique.cut_off
+    assert result.critique.raw == result.call.text and "raise num_predict" in result.output
 
 
-def test_a_seeded_critique_cut_off_is_retried_with_the_next_seed(session: Session) -> None:
-    _, result = session.run("critique", options={"num_predict": 8, "seed": 41})  # 8 tokens never close the JSON
+def test_a_reply_that_is_not_json_is_retried_once_with_the_next_seed(session: Session) -> None:
+    """A server that ignores `format` (here: none is sent) may answer in prose; that gets one retry."""
+    draft = load_draft(session.root / DRAFT, session.root)
+    prepared = prepare(get_template("critique", session.root), TaskInput(task="critique", draft=draft, k=0), None,
+                       options={"num_predict": 64, "seed": 41, "stop": [" ", "\n"]})  # ends at the first space: never JSON
+    result = execute(replace(prepared, format=None), session.client, session.runlog, model=MODEL)
     assert result.attempts == 2 and result.critique is not None and not result.critique.parsed
     retry = session.runlog.get(result.run_id)
-    assert retry is not None and retry.options["seed"] == 42
+    assert retry is not None and retry.options["seed"] == 42 and retry.done_reason == "stop"
     first = session.runlog.get(retry.meta["retry_of"])
     assert first is not None and first.options["seed"] == 41
+
 
 def test_expand_section_returns_prose(session: Session) -> None:
     prepared, result = session.run("expand", section="Testing idempotency", words=120)
@@ -159,13 +173,15 @@ def test_apply_expansion_replaces_one_section_and_keeps_frontmatter() -> None:
 def test_cli_tasks_in_place_backup_and_custom_template(indexed_workspace: Path) -> None:
     draft = indexed_workspace / DRAFT
     before = draft.read_text()
-    out = run_scribe("expand", DRAFT, "--section", "Testing idempotency", "--in-place", "-m", "gemma3:270m@num_predict=40,seed=1",
-                     cwd=indexed_workspace)
+    out = run_scribe("expand", DRAFT, "--section", "Testing idempotency", "--in-place", "--json",
+                     "-m", "gemma3:270m@num_predict=40,seed=1", cwd=indexed_workspace)
     assert out.returncode == 0, out.stderr
+    written = json.loads(out.stdout)["text"].strip()
     (backup,) = draft.parent.glob(draft.name + ".*.bak")
     assert backup.read_text() == before
     after = draft.read_text()
-    assert after != before and after.startswith("---\n") and "## Testing idempotency" in after
+    # The base model may echo the section it was given, so the check is that its text went in, not that it differs.
+    assert after.startswith("---\n") and "## Testing idempotency" in after and written in after
     assert after.split("## Testing idempotency")[0] == before.split("## Testing idempotency")[0]
 
     (indexed_workspace / "prompts").mkdir()
@@ -213,12 +229,13 @@ def test_batch_survives_a_host_killed_mid_run_and_resumes(indexed_workspace: Pat
         session = Session(root, url_a)
         try:
             template = get_template("critique", root)
-            first = BatchRun(template, HostPool([url_a, url_b]), session.runlog, out, retrieve_with=session.retrieval.using, jobs=2, on_item=on_item)
+            # no notes retrieved: failover is under test here, and shorter prompts keep it quick
+            first = BatchRun(template, HostPool([url_a, url_b]), session.runlog, out, retrieve_with=None, jobs=2, on_item=on_item)
             outcomes = first.run(items)
             assert sorted(o.status for o in outcomes) == ["done"] * 6, [(o.status, o.error) for o in outcomes]
             assert {o.host for o in outcomes} <= {url_a, url_b}
             assert len(list(out.glob("*.json"))) == 6
-            second = BatchRun(template, HostPool([url_a]), session.runlog, out, retrieve_with=session.retrieval.using, jobs=2).run(items)
+            second = BatchRun(template, HostPool([url_a]), session.runlog, out, retrieve_with=None, jobs=2).run(items)
             assert [o.status for o in second] == ["skipped"] * 6
         finally:
             session.close()

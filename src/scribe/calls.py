@@ -51,7 +51,9 @@ def run_call(
             task=request.task, model=request.model, host=client.host,
             input_text=messages_as_text(request.messages), options=request.options,
             model_digest=digest, prompt_name=request.prompt_name,
-            prompt_version=request.prompt_version, sources=request.sources, meta=request.meta,
+            prompt_version=request.prompt_version, sources=request.sources,
+            # the format is part of what was asked: a task's schema is made per input (tasks.task_format)
+            meta={**request.meta, "format": request.format} if request.format is not None else request.meta,
         )
     )
     received: list[str] = []

@@ -374,3 +374,38 @@ def chunk_markdown(
                 )
             )
     return chunks
+
+
+_ITEM_MARKER = re.compile(r"^[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+|>[ \t]?)")
+
+
+def prose_sentences(body: str) -> list[str]:
+    """The sentences of a body's prose, in order, each with its whitespace runs made one space.
+
+    Headings, fenced code and tables are not prose; a list item or a quoted line starts a new
+    passage and loses its marker, so no sentence runs from one item into the next; a cut before a
+    lowercase word ("e.g. a") is taken back. Each sentence is found in the body again by matching
+    its words across any whitespace.
+    """
+    found = []
+    for section in heading_sections(body):
+        for block in _blocks(body, section.content_start, section.end):
+            if block.kind != "prose":
+                continue
+            passages: list[str] = []
+            for line in body[block.start : block.end].splitlines():
+                marker = _ITEM_MARKER.match(line)
+                if marker or not passages:
+                    passages.append(line[marker.end() if marker else 0 :])
+                else:
+                    passages[-1] += "\n" + line
+            for passage in passages:
+                sentences: list[str] = []
+                for a, b in sentence_spans(passage):
+                    text = " ".join(passage[a:b].split())
+                    if sentences and text[0].islower():  # "e.g. with": the cut was an abbreviation
+                        sentences[-1] += " " + text
+                    else:
+                        sentences.append(text)
+                found += sentences
+    return found

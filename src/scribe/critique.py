@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -28,6 +29,7 @@ class Critique:
     issues: list[Issue] = field(default_factory=list)
     parsed: bool = True
     raw: str = ""
+    cut_off: bool = False  # unparsed because the reply reached num_predict
 
     @property
     def ungrounded(self) -> int:
@@ -56,8 +58,41 @@ def quote_span(draft: str, quote: str) -> tuple[int, int] | None:
     return (match.start(), match.end()) if match else None
 
 
+def quotable(draft: str) -> list[str]:
+    """The draft's sentences that can be quoted: prose only (no heading, code or table), each once,
+    none so short that it would be found almost anywhere.
+
+    A sentence with a straight double quote or a backslash is left out: llama-cpp-python's schema
+    converter (0.3) does not escape the backslash that JSON puts before such a character, so the
+    engine's grammar for it would not parse.
+    """
+    from scribe.chunking import prose_sentences
+
+    return list(dict.fromkeys(
+        s for s in prose_sentences(draft) if len(s) >= MIN_QUOTE_CHARS and '"' not in s and "\\" not in s
+    ))
+
+
+def quote_schema(base: dict[str, Any], draft: str) -> dict[str, Any]:
+    """The template's schema with each issue's `quote` one of the draft's sentences (an `enum`).
+
+    A small writer asked to copy words verbatim still paraphrases, merges two sentences or quotes
+    a heading; held to the draft's own sentences by the server's grammar it cannot, and every
+    issue points at a passage the author can find. A schema without an issue `quote` string (a
+    workspace's own template) or a draft with no prose is returned as it is.
+    """
+    schema = copy.deepcopy(base)
+    issue = schema.get("properties", {}).get("issues", {}).get("items", {})
+    quote = issue.get("properties", {}).get("quote") if isinstance(issue, dict) else None
+    choices = quotable(draft)
+    if isinstance(quote, dict) and quote.get("type") == "string" and choices:
+        quote["enum"] = choices
+    return schema
+
+
 def parse_critique(raw: str, draft: str) -> Critique | None:
-    """The critique in `raw`, or None when it is not JSON of the expected shape."""
+    """The critique in `raw`, or None when it is not JSON of the expected shape. An issue about a
+    sentence an earlier issue quoted already is dropped."""
     try:
         data = json.loads(raw)
     except ValueError:
@@ -65,11 +100,15 @@ def parse_critique(raw: str, draft: str) -> Critique | None:
     if not isinstance(data, dict) or not isinstance(data.get("issues", []), list):
         return None
     issues = []
+    seen: set[str] = set()
     for item in data.get("issues", []):
         if not isinstance(item, dict):
             continue
         severity = str(item.get("severity", "medium")).lower()
         quote = str(item.get("quote", ""))
+        if normalise(quote) in seen:
+            continue  # a small writer repeats an issue word for word; the prompt asks for one per sentence
+        seen.add(normalise(quote))
         issues.append(Issue(
             severity=severity if severity in SEVERITIES else "medium",
             quote=quote,
@@ -80,15 +119,16 @@ def parse_critique(raw: str, draft: str) -> Critique | None:
     return Critique(summary=str(data.get("summary", "")), issues=issues, raw=raw)
 
 
-def unparsed(raw: str) -> Critique:
+def unparsed(raw: str, *, cut_off: bool = False) -> Critique:
     """What is kept when the model never produced valid JSON: its raw text, marked unparsed."""
-    return Critique(summary="", issues=[], parsed=False, raw=raw)
+    return Critique(summary="", issues=[], parsed=False, raw=raw, cut_off=cut_off)
 
 
 def render_markdown(critique: Critique) -> str:
     """A critique as the author reads it: summary, then issues by severity, ungrounded ones flagged."""
     if not critique.parsed:
-        return "**The model's reply was not valid critique JSON; its raw text follows.**\n\n" + critique.raw
+        why = " (it was cut off by the token limit: raise num_predict)" if critique.cut_off else ""
+        return f"**The model's reply was not valid critique JSON{why}; its raw text follows.**\n\n" + critique.raw
     lines = ["## Summary", "", critique.summary or "(no summary)", "", f"## Issues ({len(critique.issues)})", ""]
     ordered = sorted(critique.issues, key=lambda i: SEVERITIES.index(i.severity))
     for n, issue in enumerate(ordered, start=1):

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scribe.calls import CallRequest, run_call
 from scribe.chunking import find_section, heading_sections
-from scribe.critique import Critique, parse_critique, render_markdown, unparsed
+from scribe import critique as critiques
+from scribe import outline as outlines
+from scribe.critique import Critique
 from scribe.errors import ScribeError
 from scribe.grounding import (
     TOKENIZER_MARGIN,
@@ -28,6 +30,7 @@ from scribe.grounding import (
     source_budget,
 )
 from scribe.models import CallResult, ModelClient, OnToken
+from scribe.outline import Outline
 from scribe.prompts import PromptTemplate
 from scribe.runlog import RunLog
 from scribe.tokens import count_tokens, truncate_to_tokens
@@ -79,6 +82,7 @@ class PreparedCall:
     messages: list[dict[str, str]]
     options: dict[str, Any]
     sources: list[NumberedSource]
+    format: str | dict[str, Any] | None = field(repr=False)  # the template's, made for this input (task_format)
     values: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -90,13 +94,16 @@ class TaskResult:
     call: CallResult
     sources: list[NumberedSource]
     critique: Critique | None = None
+    outline: Outline | None = None
     attempts: int = 1
 
     @property
     def output(self) -> str:
-        """The output as the author reads it."""
+        """The output as the author reads it: markdown written from the JSON of a critique or an outline."""
         if self.critique is not None:
-            return render_markdown(self.critique)
+            return critiques.render_markdown(self.critique)
+        if self.outline is not None:
+            return outlines.render_markdown(self.outline)
         return self.call.text
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,6 +112,7 @@ class TaskResult:
             "error": self.call.error, "output": self.output, "text": self.call.text,
             "sources": [s.as_log() for s in self.sources], "attempts": self.attempts,
             "critique": self.critique.to_dict() if self.critique is not None else None,
+            "outline": asdict(self.outline) if self.outline is not None else None,
             "metrics": self.call.log_values(),
         }
 
@@ -145,6 +153,26 @@ def retrieval_query(inp: TaskInput, values: dict[str, Any]) -> str:
     return truncate_to_tokens(text, QUERY_TOKENS)
 
 
+def task_format(template: PromptTemplate, inp: TaskInput) -> str | dict[str, Any] | None:
+    """The template's JSON schema made for this input: an outline's exact number of sections, a
+    critique's quotes drawn from the draft's sentences. Other formats are sent as they are."""
+    fmt = template.format
+    if not isinstance(fmt, dict) or template.output != "json":
+        return fmt
+    if template.name == "outline":
+        return outlines.outline_schema(fmt, inp.sections)
+    if template.name == "critique" and inp.draft is not None:
+        return critiques.quote_schema(fmt, inp.draft.body)
+    return fmt
+
+
+def _read(template: PromptTemplate, text: str, draft: str) -> Critique | Outline | None:
+    """A critique's or an outline's JSON reply as data; None when it is not valid."""
+    if template.name == "critique":
+        return critiques.parse_critique(text, draft)
+    return outlines.parse_outline(text)
+
+
 def prepare(template: PromptTemplate, inp: TaskInput, retrieve: Retriever | None, *, options: dict[str, Any] | None = None) -> PreparedCall:
     """Retrieve sources and render the prompt so that prompt + sources + output fit num_ctx."""
     merged = {**template.options, **(options or {})}
@@ -165,7 +193,7 @@ def prepare(template: PromptTemplate, inp: TaskInput, retrieve: Retriever | None
     budget = source_budget(num_ctx, num_predict, prompt_tokens)
     sources = fit_sources(hits, budget)
     values["sources"] = format_sources(sources)
-    return PreparedCall(template, inp, template.render(values), merged, sources, values)
+    return PreparedCall(template, inp, template.render(values), merged, sources, task_format(template, inp), values)
 
 
 def execute(
@@ -179,29 +207,35 @@ def execute(
     on_token: OnToken | None = None,
     cancel: threading.Event | None = None,
 ) -> TaskResult:
-    """Run a prepared call and log it. A critique is parsed and its quotes checked; invalid JSON gets one retry."""
+    """Run a prepared call and log it. A critique's or an outline's JSON is read into data (a
+    critique's quotes checked against the draft); invalid JSON gets one retry, unless the reply was
+    cut off by `num_predict` (the retry would be cut off at the same length)."""
     template, inp = prepared.template, prepared.input
     request = CallRequest(
         task=inp.task, model=model, messages=prepared.messages, options={**prepared.options, **(options or {})},
-        format=template.format, prompt_name=template.name, prompt_version=template.version,
+        format=prepared.format, prompt_name=template.name, prompt_version=template.version,
         sources=[s.as_log() for s in prepared.sources],
         meta={**(meta or {}), **({"draft": inp.draft.rel_path} if inp.draft and inp.draft.rel_path else {}),
               **({"section": inp.section} if inp.section else {})},
     )
     run_id, call = run_call(client, runlog, request, on_token=on_token, cancel=cancel)
     result = TaskResult(run_id, inp.task, model, call, prepared.sources)
-    if template.name != "critique" or call.status != "ok":
+    if template.name not in ("critique", "outline") or template.output != "json" or call.status != "ok":
         return result
     draft_text = inp.draft.body if inp.draft else ""
-    critique = parse_critique(call.text, draft_text)
-    if critique is None:
+    read = _read(template, call.text, draft_text)
+    if read is None and call.metrics.done_reason != "length":
         request.meta = {**request.meta, "retry_of": run_id}
         if request.options.get("seed") is not None:  # the same seed would only repeat the same answer
             request.options = {**request.options, "seed": int(request.options["seed"]) + 1}
         run_id, call = run_call(client, runlog, request, on_token=on_token, cancel=cancel)
         result = TaskResult(run_id, inp.task, model, call, prepared.sources, attempts=2)
-        critique = parse_critique(call.text, draft_text) if call.status == "ok" else None
-    result.critique = critique if critique is not None else unparsed(call.text)
+        read = _read(template, call.text, draft_text) if call.status == "ok" else None
+    cut_off = call.metrics.done_reason == "length"
+    if template.name == "critique":
+        result.critique = read if isinstance(read, Critique) else critiques.unparsed(call.text, cut_off=cut_off)
+    else:
+        result.outline = read if isinstance(read, Outline) else outlines.unparsed(call.text, cut_off=cut_off)
     return result
 
 

@@ -34,6 +34,7 @@ from scribe.bench.stats import (
     summarize,
     win_rate_matrix,
 )
+from scribe.outline import as_markdown
 from scribe.runlog import Preference, RunRecord
 
 TASKS = ("outline", "critique", "expand")
@@ -73,7 +74,7 @@ def run_checks(run: RunRecord, critique_schema: dict[str, Any]) -> dict[str, Che
     from the CLI and TUI, from the logged prompt. Citations are checked where the prompt demands
     them (outline, expand); a critique cites only where notes support a fix, so it is not.
     """
-    text = run.output_text
+    text = as_markdown(run.output_text) if run.task == "outline" else run.output_text
     results: dict[str, CheckResult] = {}
     if run.task == "outline":
         sections = _expected(run, "sections", _SECTIONS)

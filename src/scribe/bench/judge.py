@@ -17,6 +17,7 @@ from typing import Any
 from scribe.calls import CallRequest, run_call
 from scribe.modelspec import ModelSpec
 from scribe.models import ModelClient
+from scribe.outline import as_markdown
 from scribe.prompts import PromptTemplate
 from scribe.runlog import RunLog, RunRecord
 from scribe.tasks import Draft
@@ -39,6 +40,12 @@ class JudgeCall:
     def key(self) -> tuple[Any, ...]:
         m = self.meta
         return (self.task, m["judge"], self.template.version, m.get("judged_run"), m.get("run_x"), m.get("run_y"), m.get("order"))
+
+
+def _shown(run: RunRecord) -> str:
+    """A run's output as its author read it (an outline's JSON as markdown), cut to fit the judge's prompt."""
+    text = as_markdown(run.output_text) if run.task == "outline" else run.output_text
+    return truncate_to_tokens(text, OUTPUT_TOKENS)
 
 
 def _key_of(run: RunRecord) -> tuple[Any, ...]:
@@ -68,7 +75,7 @@ def plan_judging(
         return {"title": draft.title, "draft": truncate_to_tokens(draft.body, DRAFT_TOKENS)}
 
     for run in finals:
-        values = {**base(run), "output": truncate_to_tokens(run.output_text, OUTPUT_TOKENS),
+        values = {**base(run), "output": _shown(run),
                   "sections": run.meta.get("sections", 5), "words": run.meta.get("words", 150),
                   "heading": run.meta.get("section") or drafts[run.meta["draft_hash"]].title}
         meta = {"bench": bench, "judge": judge.label, "judged_run": run.id, "config": run.meta.get("config"),
@@ -84,8 +91,8 @@ def plan_judging(
                 continue
             for order, (a, b) in (("xy", (x, y)), ("yx", (y, x))):
                 values = {"task": task, "request": f"A {task} of the draft below.\n\n{base(x)['draft']}",
-                          "output_a": truncate_to_tokens(a.output_text, OUTPUT_TOKENS),
-                          "output_b": truncate_to_tokens(b.output_text, OUTPUT_TOKENS)}
+                          "output_a": _shown(a),
+                          "output_b": _shown(b)}
                 meta = {"bench": bench, "judge": judge.label, "run_x": x.id, "run_y": y.id, "order": order,
                         "config_x": x.meta.get("config"), "config_y": y.meta.get("config"),
                         "draft_hash": digest, "repeat": repeat}

@@ -88,6 +88,7 @@ class Run:
     timer: Timer | None = None
     sources: list[NumberedSource] | None = None
     flushed_at: float = 0.0
+    is_json: bool = False  # the template answers in JSON: the stream shows raw JSON, the end shows markdown
 
 
 class ScribeApp(App[None]):
@@ -535,7 +536,8 @@ class ScribeApp(App[None]):
             return
         inp = self._task_input(task, scope, snap)
         model = on_model or self.model or WRITERS[0]  # no server answered yet: the best writer, by name
-        run = Run(task, scope, snap.text[scope.start : scope.end], model, TokenFeed(), threading.Event())
+        run = Run(task, scope, snap.text[scope.start : scope.end], model, TokenFeed(), threading.Event(),
+                  is_json=template.output == "json")
         self.current = run
         self.expansion = None
         self.panel.show_expansion_bar(False)
@@ -581,7 +583,7 @@ class ScribeApp(App[None]):
     @work(thread=True, group="task")
     def _task_worker(self, run: Run, template: Any, inp: Any) -> None:
         try:
-            self.call_from_thread(self._start_stream, run, template.name == "critique")  # type: ignore[arg-type]
+            self.call_from_thread(self._start_stream, run, run.is_json)  # type: ignore[arg-type]
             prepared = self.services.prepare(template, inp, options=self.task_options or None)
             self.call_from_thread(self._show_sources, run, prepared.sources)
             run.feed.restart_clock()
@@ -638,8 +640,10 @@ class ScribeApp(App[None]):
         await self._stop_stream(run)
         run.result = result
         call = result.call
-        final = result.output if result.critique is not None else None
-        if call.status == "cancelled" and result.critique is None and run.task == "critique":
+        # Tasks that answer in JSON (critique, outline) end with the markdown built from it.
+        parsed = result.critique is not None or result.outline is not None
+        final = result.output if parsed else None
+        if call.status == "cancelled" and not parsed and run.is_json:
             final = "*Cancelled; the partial reply is kept in the run log.*\n\n```json\n" + call.text + "\n```"
         await self.panel.view.end(final)
         m = call.metrics

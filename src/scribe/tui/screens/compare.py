@@ -117,7 +117,7 @@ class CompareScreen(Screen[None]):
                 self.app.call_from_thread(self.finish_side, label, "cancelled", "*(not run: cancelled)*", Text("cancelled", "yellow"))  # type: ignore[arg-type]
                 continue
             feed = TokenFeed()
-            self.app.call_from_thread(self._start_side, label, feed, prepared.template.name == "critique")  # type: ignore[arg-type]
+            self.app.call_from_thread(self._start_side, label, feed, prepared.template.output == "json")  # type: ignore[arg-type]
             try:
                 feed.restart_clock()
                 result = self.job.execute(prepared, model=model, on_token=feed.push, cancel=self.cancel,

@@ -1,0 +1,47 @@
+"""Outline JSON: a schema made for the number of sections asked for, parsed, and written as markdown."""
+
+from __future__ import annotations
+
+import json
+
+from scribe.bench.checks import check_citations, check_outline
+from scribe.outline import as_markdown, outline_schema, parse_outline, render_markdown, unparsed
+from scribe.prompts import get_template
+
+REPLY = json.dumps({"title": "Retries", "sections": [
+    {"heading": "Why retries\nhurt", "bullets": ["A retry doubles the charge [2]", "  ", "Keys make it safe"]},
+    {"heading": "What to log", "bullets": ["Every attempt, with its key [1]", "The reason for the next one"]},
+]})
+
+
+def test_the_schema_asks_for_exactly_the_sections_wanted_and_leaves_the_template_alone() -> None:
+    base = get_template("outline", None).format
+    assert isinstance(base, dict)
+    schema = outline_schema(base, 3)
+    assert schema["properties"]["sections"]["minItems"] == schema["properties"]["sections"]["maxItems"] == 3
+    assert base["properties"]["sections"]["maxItems"] == 20  # the template's own schema is not changed
+    other = {"type": "object", "properties": {"points": {"type": "array"}}}
+    assert outline_schema(other, 3) == other
+
+
+def test_a_reply_is_written_as_a_markdown_outline_with_its_citations() -> None:
+    outline = parse_outline(REPLY)
+    assert outline is not None and outline.parsed
+    text = render_markdown(outline)
+    assert text.splitlines()[:4] == ["# Retries", "", "## Why retries hurt", "- A retry doubles the charge [2]"]
+    assert "-   " not in text  # a blank bullet is dropped
+    assert check_outline(text, expected_sections=2).passed
+    assert check_citations(text, n_sources=2).passed
+
+
+def test_what_is_not_outline_json_is_none_and_unparsed_keeps_raw() -> None:
+    assert parse_outline("{broken") is None
+    assert parse_outline('{"title": "T"}') is None
+    kept = unparsed('{"title": "T", "sec')
+    assert not kept.parsed and render_markdown(kept).endswith('{"title": "T", "sec')
+
+
+def test_a_logged_reply_reads_as_markdown_and_an_old_markdown_outline_as_itself() -> None:
+    assert as_markdown(REPLY) == render_markdown(parse_outline(REPLY))  # type: ignore[arg-type]
+    old = "# Retries\n\n## One\n- a [1]\n"
+    assert as_markdown(old) == old
