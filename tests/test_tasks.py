@@ -168,6 +168,11 @@ def test_apply_expansion_replaces_one_section_and_keeps_frontmatter() -> None:
     assert "## Testing\n\nProperty tests replay the same key twice.\n\n## Next\n\nMore.\n" in out
     assert "Thin." not in out
     assert apply_expansion(text, body, None, "## New\n\nAll new.") == "---\ntitle: T\n---\n## New\n\nAll new.\n"
+    # prose that merely starts with the section's words is not its heading
+    prose = apply_expansion(text, body, "Testing", "Testing is where retries show up.")
+    assert "## Testing\n\nTesting is where retries show up.\n\n## Next" in prose
+    own = apply_expansion(text, body, "Testing", "## testing\n\nWith its own heading.")
+    assert "## testing\n\nWith its own heading.\n\n## Next" in own and "## Testing" not in own
 
 
 def test_cli_tasks_in_place_backup_and_custom_template(indexed_workspace: Path) -> None:

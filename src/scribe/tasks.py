@@ -256,7 +256,10 @@ def apply_expansion(file_text: str, body: str, section: str | None, output: str)
     old = body[span[0] : span[1]]
     heading_line = old.splitlines()[0]
     new = output.strip()
-    if not new.lstrip("#").strip().lower().startswith(section.strip().lstrip("#").strip().lower()):
+    first = new.splitlines()[0] if new else ""
+    # Only a heading line counts as the heading: prose that merely begins with the section's words
+    # ("Testing idempotency can be...") would otherwise take its place, and the section would be lost.
+    if not (first.startswith("#") and first.lstrip("#").strip().lower() == section.strip().lstrip("#").strip().lower()):
         new = f"{heading_line}\n\n{new}"
     tail = "\n\n" if span[1] < len(body) else "\n"
     return file_text[: start + span[0]] + new + tail + file_text[start + span[1] :].lstrip("\n")
