@@ -272,7 +272,7 @@ def memory(args: argparse.Namespace) -> None:
 
 def prefix(args: argparse.Namespace) -> None:
     """TTFT of outline then critique on the same draft (the second finds the shared prefix cached),
-    and of an outline after a warm-up: what the TUI sends when the author pauses (scribe.warmup)."""
+    and of each task after a warm-up: what the TUI sends when the author pauses (scribe.warmup)."""
     import json as jsonlib
     import shutil
 
@@ -316,31 +316,34 @@ def prefix(args: argparse.Namespace) -> None:
                 runs = last_runs(4)
                 first = next(r for r in runs if r["task"] == "outline")
                 second = next(r for r in runs if r["task"] == "critique" and r["id"] > first["id"])  # not its retry
-                revise(i, "pause")
-                started = time.perf_counter()
-                request = services.warm_request(load_draft(ws / draft, ws), None)
-                assert request is not None
-                client.stream_chat(args.model, request.messages, options=request.options)
-                warm_s = time.perf_counter() - started
-                scribe("outline", draft, "--model", f"{args.model}@num_predict=16")
-                warmed = last_runs(1)[0]
-                rows.append((first["ttft_ms"], second["ttft_ms"], warmed["ttft_ms"], warm_s,
+                warmed: dict[str, float] = {}
+                for task in ("outline", "critique"):  # the warm-up is the outline's prompt; the critique shares its start
+                    revise(i, f"pause before {task}")
+                    started = time.perf_counter()
+                    request = services.warm_request(load_draft(ws / draft, ws), None)
+                    assert request is not None
+                    client.stream_chat(args.model, request.messages, options=request.options)
+                    warm_s = time.perf_counter() - started
+                    scribe(task, draft, "--model", f"{args.model}@num_predict=16")
+                    warmed[task] = last_runs(1)[0]["ttft_ms"]
+                rows.append((first["ttft_ms"], second["ttft_ms"], warmed["outline"], warmed["critique"], warm_s,
                              first["prompt_eval_count"], second["prompt_eval_count"]))
-                print(f"  round {i + 1}: outline TTFT {rows[-1][0]:.0f} ms, critique {rows[-1][1]:.0f} ms, "
-                      f"outline after a warm-up {rows[-1][2]:.0f} ms", file=sys.stderr)
+                print(f"  round {i + 1}: outline TTFT {rows[-1][0]:.0f} ms, critique {rows[-1][1]:.0f} ms, after a warm-up: "
+                      f"outline {rows[-1][2]:.0f} ms, critique {rows[-1][3]:.0f} ms", file=sys.stderr)
         finally:
             services.close()
             stop_engine(proc)
     print(f"\nmachine: {machine()}")
     print(f"model: {args.model}; on {draft} (changed before each measured task), {args.repeats} rounds\n")
-    print("| round | outline TTFT ms | critique TTFT ms | ratio | warm-up s | outline after warm-up, TTFT ms | prompt tokens (outline / critique) |")
+    print("| round | outline TTFT ms | critique TTFT ms | ratio | warm-up s | after a warm-up: outline / critique TTFT ms | prompt tokens (outline / critique) |")
     print("|---|---:|---:|---:|---:|---:|---|")
-    for i, (a, b, w, ws_, pa, pb) in enumerate(rows, 1):
-        print(f"| {i} | {a:.0f} | {b:.0f} | {b / a:.2f} | {ws_:.1f} | {w:.0f} | {pa} / {pb} |")
+    for i, (a, b, wo, wc, ws_, pa, pb) in enumerate(rows, 1):
+        print(f"| {i} | {a:.0f} | {b:.0f} | {b / a:.2f} | {ws_:.1f} | {wo:.0f} / {wc:.0f} | {pa} / {pb} |")
     ratio = statistics.median(b / a for a, b, *_ in rows)
-    warmed_ms = statistics.median(w for _, _, w, *_ in rows)
+    warmed_ms = statistics.median(max(wo, wc) for _, _, wo, wc, *_ in rows)
     print(f"\nmedian ratio {ratio:.2f} (target <= 0.3: {'PASS' if ratio <= 0.3 else 'MISS'}); "
-          f"median TTFT after a warm-up {warmed_ms / 1000:.1f} s (target < 3 s: {'PASS' if warmed_ms < 3000 else 'MISS'})")
+          f"median TTFT after a warm-up, the slower of the two tasks, {warmed_ms / 1000:.1f} s "
+          f"(target < 3 s: {'PASS' if warmed_ms < 3000 else 'MISS'})")
 
 
 def main() -> None:

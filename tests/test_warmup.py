@@ -35,9 +35,9 @@ def test_too_little_in_common_is_not_worth_a_request() -> None:
     assert shared_prefix([]) is None
 
 
-def test_outline_and_critique_share_system_sources_and_draft() -> None:
-    """The real templates put the task's own words after the draft, so the shared start holds the
-    whole draft and the sources, and every task's prompt begins with it."""
+def test_the_warm_up_is_the_outlines_whole_prompt_and_the_critique_shares_its_start() -> None:
+    """The real templates put the task's own words after the draft: warming the outline's prompt
+    leaves the critique only its own instructions to read."""
     draft_path = REPO / "notes" / "drafts" / "idempotency-in-payment-flows.md"
     body = draft_path.read_text(encoding="utf-8").split("---", 2)[2]
     draft = Draft("Idempotency in payment flows", body)
@@ -50,12 +50,16 @@ def test_outline_and_critique_share_system_sources_and_draft() -> None:
     templates = [get_template(name, REPO) for name in ("outline", "critique")]
     request = warm_request(templates, draft, retrieve)
     assert request is not None
-    system, user = request.messages
-    assert system["role"] == "system" and user["role"] == "user"
-    assert body.strip().splitlines()[-1] in user["content"] and hits[0].text in user["content"]
-    assert "Task:" not in user["content"]
+    outline, critique = (prepare(t, TaskInput(t.name, draft), retrieve) for t in templates)
+    assert request.messages == outline.messages
     assert request.options["num_predict"] == 1 and request.options["num_ctx"] == 8192
-    for template in templates:
-        prepared = prepare(template, TaskInput(template.name, draft), retrieve)
-        assert prepared.messages[0] == system
-        assert prepared.messages[1]["content"].startswith(user["content"])
+    shared = shared_prefix([outline.messages, critique.messages])
+    assert shared is not None and shared[0] == critique.messages[0]
+    assert body.strip().splitlines()[-1] in shared[1]["content"] and hits[0].text in shared[1]["content"]
+    assert "Task:" not in shared[1]["content"]
+
+
+def test_no_warm_up_when_the_tasks_share_too_little() -> None:
+    draft = Draft("Tiny", "One line.\n")
+    templates = [get_template(name, REPO) for name in ("outline", "critique")]
+    assert warm_request(templates, draft, None) is None

@@ -1,9 +1,11 @@
-"""The start that the whole-draft tasks' prompts share, so a model server can evaluate it ahead.
+"""What to send a model server ahead of the whole-draft tasks, so it has their prompt evaluated.
 
 Outline and critique on one draft send the same system turn, the same sources and the same draft,
 and only then their own instructions (prompts/*.md put the task's words last). A server that keeps
 the last prompt's evaluated tokens (Ollama and `scribe serve` both do) answers the next task with
-that start already done, if somebody sent it first: the TUI does, when the author pauses.
+that start already done, if somebody sent it first: the TUI does, when the author pauses. It sends
+the first task's whole prompt, not only the shared start: that task then answers at once, and the
+others still find their shared start cached and read only their own instructions.
 """
 
 from __future__ import annotations
@@ -68,14 +70,13 @@ def _common_start(a: str, b: str) -> str:
 def warm_request(
     templates: Sequence[PromptTemplate], draft: Draft, retrieve: Retriever | None, options: dict[str, Any] | None = None,
 ) -> WarmRequest | None:
-    """The request that warms the server for any of `templates` on `draft`, or None when their
-    prompts share too little. Its context is the largest the tasks ask for: a server keeps one
-    context per model, and a smaller one would be reloaded (Ollama) or not reused."""
+    """The request that warms the server for `templates` on `draft`: the first one's whole prompt,
+    when the others share enough of its start to gain from it too (None otherwise). Its context is
+    the largest the tasks ask for: a server keeps one context per model, and a smaller one would be
+    reloaded (Ollama) or not reused."""
     prepared = [prepare(t, TaskInput(t.name, draft), retrieve, options=options) for t in templates]
-    messages = shared_prefix([p.messages for p in prepared])
-    if messages is None:
+    if not prepared or shared_prefix([p.messages for p in prepared]) is None:
         return None
     num_ctx = max(int(p.options.get("num_ctx", 4096)) for p in prepared)
     common = {k: v for k, v in prepared[0].options.items() if all(p.options.get(k) == v for p in prepared[1:])}
-    return WarmRequest(messages, {**common, "num_ctx": num_ctx, "num_predict": 1})
-
+    return WarmRequest(list(prepared[0].messages), {**common, "num_ctx": num_ctx, "num_predict": 1})
