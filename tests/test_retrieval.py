@@ -13,11 +13,10 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from conftest import EMBED_MODEL, run_scribe
+from conftest import EMBED_MODEL, SessionEngine, run_scribe
 from scribe.config import open_workspace
 from scribe.index import NotesIndex, open_index
 from scribe.models import ModelClient
@@ -40,8 +39,8 @@ class Corpus:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory, session_engine: tuple[Any, str]) -> Iterator[Corpus]:
-    engine_url = session_engine[1]
+def corpus(tmp_path_factory: pytest.TempPathFactory, session_engine: SessionEngine) -> Iterator[Corpus]:
+    engine_url = session_engine.url
     root = tmp_path_factory.mktemp("notes-ws")
     shutil.copytree(REPO / "notes", root / "notes")
     (root / "scribe.toml").write_text(f'engine = "ollama"\nollama_host = "{engine_url}"\n')
