@@ -224,15 +224,11 @@ def parse_note(path: Path, *, root: Path) -> Note | None:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         return None
-    handlers: list[BaseHandler] = [_BoundedYAMLHandler(), TOMLHandler()]
-    if path.suffix.lower() != ".txt":
-        handlers.append(JSONHandler())
-    raw_metadata, body = _split_frontmatter(text, handlers, rel_path, warnings)
-    metadata = _clean_metadata(raw_metadata)
+    metadata, body = split_frontmatter(text, suffix=path.suffix, rel_path=rel_path, warnings=warnings)
     return Note(
         path=path,
         rel_path=rel_path,
-        title=_text(metadata.get("title")) or first_heading(body) or path.stem,
+        title=note_title(metadata, body, path.stem),
         body=body,
         metadata=metadata,
         tags=_tags(metadata.get("tags")),
@@ -243,6 +239,27 @@ def parse_note(path: Path, *, root: Path) -> Note | None:
         content_hash=hashlib.sha256(raw).hexdigest(),
         warnings=warnings,
     )
+
+
+def split_frontmatter(
+    text: str, *, suffix: str = ".md", rel_path: str = "", warnings: list[str] | None = None
+) -> tuple[dict[str, MetadataValue], str]:
+    """(metadata, body) of a note's text (LF newlines): the one frontmatter parser, the TUI's too.
+
+    YAML (aliases capped), TOML and, except in ``.txt`` files, JSON frontmatter. The body is always
+    kept and is a suffix of ``text``; a problem with the frontmatter goes to ``warnings`` (naming
+    ``rel_path`` and the line) and gives no metadata.
+    """
+    handlers: list[BaseHandler] = [_BoundedYAMLHandler(), TOMLHandler()]
+    if suffix.lower() != ".txt":
+        handlers.append(JSONHandler())
+    raw_metadata, body = _split_frontmatter(text, handlers, rel_path, [] if warnings is None else warnings)
+    return _clean_metadata(raw_metadata), body
+
+
+def note_title(metadata: Mapping[str, MetadataValue], body: str, fallback: str) -> str:
+    """The frontmatter's ``title``, else the body's first heading, else ``fallback`` (the file's name)."""
+    return _text(metadata.get("title")) or first_heading(body) or fallback
 
 
 def _relative_path(path: Path, root: Path) -> str:

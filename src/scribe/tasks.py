@@ -242,24 +242,17 @@ def execute(
 def apply_expansion(file_text: str, body: str, section: str | None, output: str) -> str:
     """The draft file with `output` in place of `section` (or of the whole body), frontmatter kept.
 
-    The output is made to start with the section's heading line, so the draft keeps its structure
-    even when a model leaves the heading out.
+    The section keeps its heading line unless the output brings its own (`scribe.splice`), so the
+    draft keeps its structure even when a model leaves the heading out.
     """
+    from scribe.splice import replace_body, replace_section
+
     start = file_text.find(body)
     if start < 0:
         raise ScribeError("the draft changed on disk while scribe worked; run the command again")
     if section is None:
-        return file_text[:start] + output.strip() + "\n"
+        return replace_body(start, len(file_text), output).apply(file_text)
     span = find_section(body, section)
     if span is None:
         raise ScribeError(f"no section headed {section!r} in the draft")
-    old = body[span[0] : span[1]]
-    heading_line = old.splitlines()[0]
-    new = output.strip()
-    first = new.splitlines()[0] if new else ""
-    # Only a heading line counts as the heading: prose that merely begins with the section's words
-    # ("Testing idempotency can be...") would otherwise take its place, and the section would be lost.
-    if not (first.startswith("#") and first.lstrip("#").strip().lower() == section.strip().lstrip("#").strip().lower()):
-        new = f"{heading_line}\n\n{new}"
-    tail = "\n\n" if span[1] < len(body) else "\n"
-    return file_text[: start + span[0]] + new + tail + file_text[start + span[1] :].lstrip("\n")
+    return replace_section(file_text, start + span[0], start + span[1], section, output).apply(file_text)

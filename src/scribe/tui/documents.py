@@ -1,6 +1,7 @@
 """The draft being edited, as data: its file on disk, its frontmatter, its sections (no Textual here).
 
-The editor holds the whole file (frontmatter included). The writing tasks work on the body, so
+The editor holds the whole file (frontmatter included); the frontmatter is split and the title
+found by `scribe.notes`, as for the CLI and the index. The writing tasks work on the body, so
 offsets the core returns (critique quotes, sections) are body offsets: `EditorText` maps them to
 editor offsets and (row, column) locations. `DraftFile` reads and writes the file so that a change
 made on disk by someone else is noticed instead of overwritten.
@@ -12,10 +13,10 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from scribe.chunking import first_heading, heading_sections
+from scribe.chunking import heading_sections
 from scribe.errors import ScribeError
+from scribe.notes import note_title, split_frontmatter
 
 NOTE_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
 BOM = "\ufeff"
@@ -30,31 +31,6 @@ class NotAText(ScribeError):
 
 
 # --- the text in the editor ---------------------------------------------------------------------
-
-
-def split_frontmatter(text: str) -> tuple[dict[str, Any], int]:
-    """(metadata, offset where the body starts) of a note's text; bad frontmatter gives no metadata.
-
-    The body is what `scribe.notes.parse_note` calls the body: the text after the frontmatter, with
-    the blank lines after the closing fence skipped. It is always a suffix of `text`.
-    """
-    import yaml
-    from frontmatter.default_handlers import JSONHandler, TOMLHandler, YAMLHandler
-
-    for handler in (YAMLHandler(), TOMLHandler(), JSONHandler()):
-        if not handler.detect(text):
-            continue
-        try:
-            fm, content = handler.split(text)
-        except ValueError:
-            return {}, 0  # never closed: the whole file is body
-        body_start = len(text) - len(content.lstrip("\n"))
-        try:
-            loaded = handler.load(fm)
-        except (yaml.YAMLError, ValueError, TypeError, RecursionError):
-            return {}, body_start
-        return (dict(loaded) if isinstance(loaded, dict) else {}), body_start
-    return {}, 0
 
 
 @dataclass(frozen=True)
@@ -79,8 +55,8 @@ class EditorText:
     def __init__(self, text: str, path: Path | None = None) -> None:
         self.text = text
         self.path = path
-        self.metadata, self.body_start = split_frontmatter(text)
-        self.body = text[self.body_start :]
+        self.metadata, self.body = split_frontmatter(text, suffix=path.suffix if path else ".md")
+        self.body_start = len(text) - len(self.body)  # the body is always a suffix of the text
 
     @classmethod
     def from_lines(cls, lines: list[str], path: Path | None = None) -> EditorText:
@@ -88,10 +64,7 @@ class EditorText:
 
     @property
     def title(self) -> str:
-        title = self.metadata.get("title")
-        if isinstance(title, (str, int, float)) and str(title).strip():
-            return str(title).strip()
-        return first_heading(self.body) or (self.path.stem if self.path else "Untitled")
+        return note_title(self.metadata, self.body, self.path.stem if self.path else "Untitled")
 
     # offsets <-> locations
     def location(self, offset: int) -> tuple[int, int]:
