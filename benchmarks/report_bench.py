@@ -28,7 +28,8 @@ from machine import machine
 
 from scribe.bench.report import build_report
 from scribe.prompts import get_template
-from scribe.runlog import Preference, RunLog, RunStart
+from scribe.runlog import CallRequest, Preference, RunLog, RunOutcome
+from scribe.runmeta import RunMeta
 
 TARGET_S = 5.0
 CONFIGS = ["gemma3:270m@temperature=0.2", "gemma3:270m@temperature=0.9", "qwen3:0.6b"]
@@ -50,46 +51,51 @@ def synthesise(path: Path, n_runs: int, n_judged: int, seed: int = 0) -> None:
     rng = random.Random(seed)
     speed = {c: rng.uniform(20, 60) for c in CONFIGS}
     with RunLog(path) as log:
+        for i in range(7):
+            log.keep_draft(f"d{i}", DRAFT)
         for config in CONFIGS:
             name = config.split("@")[0]
-            run_id = log.start(RunStart(task="bench:warmup", model=name, host="http://127.0.0.1:11435", input_text="Say OK.",
-                                        meta={"bench": "synthetic", "warmup": True, "config": name, "machine": machine()}))
-            log.finish(run_id, {"status": "ok", "output_text": "OK", "load_duration_ns": rng.randint(2, 9) * 10**8})
+            run_id = log.start(CallRequest(task="bench:warmup", model=name, messages=[{"role": "user", "content": "Say OK."}],
+                                           meta=RunMeta(bench="synthetic", warmup=True, config=name, machine=machine())),
+                               host="http://127.0.0.1:11435")
+            log.finish(run_id, RunOutcome(status="ok", output_text="OK", load_duration_ns=rng.randint(2, 9) * 10**8))
         contest: list[tuple[int, str, str, int]] = []
         for i in range(n_runs):
             config, task = CONFIGS[i % len(CONFIGS)], TASKS[(i // len(CONFIGS)) % len(TASKS)]
             name, _, opts = config.partition("@")
             tps = rng.gauss(speed[config], 3)
             eval_count = rng.randint(40, 400)
-            meta = {"bench": "synthetic", "config": config, "draft_hash": f"d{i % 7}", "repeat": i // 63, "warmup": False,
-                    "sections": 5, "words": 150, **({"section": "Keys"} if task == "expand" else {})}
-            run_id = log.start(RunStart(task=task, model=name, host="http://127.0.0.1:11435", model_digest=f"sha256:{name}",
-                                        input_text=f"[user]\nThe draft, as data:\n<draft>\n{DRAFT}\n</draft>",
-                                        options={"temperature": 0.2, "seed": 1} if opts else {}, prompt_name=task,
-                                        prompt_version="abc123", sources=[{"path": "n.md"}] * 6, meta=meta))
-            log.finish(run_id, {
-                "status": "ok", "output_text": _output(task, rng), "ttft_ms": rng.uniform(200, 900),
-                "wall_ms": eval_count / tps * 1000 + 500, "total_duration_ns": int((eval_count / tps + 0.5) * 1e9),
-                "load_duration_ns": rng.randint(1, 5) * 10**6, "prompt_eval_count": 900,
-                "prompt_eval_duration_ns": int(900 / rng.uniform(300, 600) * 1e9), "eval_count": eval_count,
-                "eval_duration_ns": int(eval_count / tps * 1e9), "prompt_tps": rng.uniform(300, 600), "eval_tps": tps,
-            })
+            meta = RunMeta(bench="synthetic", config=config, draft_hash=f"d{i % 7}", repeat=i // 63,
+                           sections=5 if task == "outline" else None, words=150 if task == "expand" else None,
+                           section="Keys" if task == "expand" else None, heading="Keys" if task == "expand" else None)
+            run_id = log.start(CallRequest(task=task, model=name, messages=[{"role": "user", "content": f"The draft, as data:\n<draft>\n{DRAFT}\n</draft>"}],
+                                           options={"temperature": 0.2, "seed": 1} if opts else {}, prompt_name=task,
+                                           prompt_version="abc123", sources=[{"path": "n.md"}] * 6, meta=meta),
+                               host="http://127.0.0.1:11435", model_digest=f"sha256:{name}")
+            log.finish(run_id, RunOutcome(
+                status="ok", output_text=_output(task, rng), ttft_ms=rng.uniform(200, 900),
+                wall_ms=eval_count / tps * 1000 + 500, total_duration_ns=int((eval_count / tps + 0.5) * 1e9),
+                load_duration_ns=rng.randint(1, 5) * 10**6, prompt_eval_count=900,
+                prompt_eval_duration_ns=int(900 / rng.uniform(300, 600) * 1e9), eval_count=eval_count,
+                eval_duration_ns=int(eval_count / tps * 1e9), prompt_tps=rng.uniform(300, 600), eval_tps=tps,
+            ))
             contest.append((run_id, config, task, i // len(CONFIGS)))
         for run_id, config, task, _ in contest[:n_judged]:
-            jid = log.start(RunStart(task=f"judge:{task}", model="gemma3:270m", host="h", input_text="", prompt_name=f"judge-{task}",
-                                     prompt_version="j1", meta={"bench": "synthetic", "judge": "gemma3:270m", "judged_run": run_id, "config": config}))
-            log.finish(jid, {"status": "ok", "output_text": json.dumps({"a": rng.randint(1, 5), "b": rng.randint(1, 5), "reason": "ok"})})
+            jid = log.start(CallRequest(task=f"judge:{task}", model="gemma3:270m", messages=[], prompt_name=f"judge-{task}", prompt_version="j1",
+                                        meta=RunMeta(bench="synthetic", judge="gemma3:270m", judged_run=run_id, config=config)), host="h")
+            log.finish(jid, RunOutcome(status="ok", output_text=json.dumps({"a": rng.randint(1, 5), "b": rng.randint(1, 5), "reason": "ok"})))
         by_item: dict[int, list[tuple[int, str, str, int]]] = {}
         for entry in contest[:n_judged]:
             by_item.setdefault(entry[3], []).append(entry)
         for group in by_item.values():
             for (x, cx, task, _), (y, cy, _, _) in zip(group, group[1:]):
                 for order in ("xy", "yx"):
-                    jid = log.start(RunStart(task=f"judge-pairwise:{task}", model="gemma3:270m", host="h", input_text="",
-                                             prompt_name="judge-pairwise", prompt_version="p1",
-                                             meta={"bench": "synthetic", "judge": "gemma3:270m", "run_x": x, "run_y": y,
-                                                   "order": order, "config_x": cx, "config_y": cy}))
-                    log.finish(jid, {"status": "ok", "output_text": json.dumps({"winner": rng.choice("AAB") if order == "xy" else rng.choice("BBA"), "reason": "r"})})
+                    jid = log.start(CallRequest(task=f"judge-pairwise:{task}", model="gemma3:270m", messages=[],
+                                                prompt_name="judge-pairwise", prompt_version="p1",
+                                                meta=RunMeta(bench="synthetic", judge="gemma3:270m", run_x=x, run_y=y,
+                                                             order=order, config_x=cx, config_y=cy)), host="h")
+                    winner = rng.choice("AAB") if order == "xy" else rng.choice("BBA")
+                    log.finish(jid, RunOutcome(status="ok", output_text=json.dumps({"winner": winner, "reason": "r"})))
         for run_id, config, _, _ in contest[: min(200, n_runs) : 2]:
             other = next(r for r, c, _, _ in contest if c != config)
             log.add_preference(Preference(task="outline", run_a=run_id, run_b=other, model_a=config.split("@")[0],

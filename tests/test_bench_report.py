@@ -22,7 +22,8 @@ from conftest import run_scribe
 from scribe.bench.aggregate import build_model, parse_rubric, parse_verdict, recommend, run_checks
 from scribe.bench.stats import Interval
 from scribe.prompts import get_template
-from scribe.runlog import Preference, RunLog, RunRecord, RunStart
+from scribe.runlog import CallRequest, Preference, RunLog, RunOutcome, RunRecord
+from scribe.runmeta import RunMeta
 
 A, B = "gemma3:270m@temperature=0.2", "gemma3:270m@temperature=0.9"
 DRAFT = "# Retries\n\nA retry charged the card twice.\n\n## Keys\n\nIdempotency keys make a retry safe.\n"
@@ -39,17 +40,17 @@ SCHEMA: dict[str, Any] = get_template("critique", None).format  # type: ignore[a
 def _run(log: RunLog, task: str, config: str, *, output: str, tps: float | None = None, ttft: float | None = None,
          meta: dict[str, Any] | None = None, status: str = "ok") -> int:
     name, _, opts = config.partition("@")
-    run_id = log.start(RunStart(
-        task=task, model=name, host="http://127.0.0.1:1", input_text=f"[user]\n<draft>\n{DRAFT}\n</draft>",
-        options={"temperature": float(opts.split("=")[1]), "seed": 7} if opts else {}, model_digest="sha256:abc",
+    run_id = log.start(CallRequest(
+        task=task, model=name, messages=[{"role": "user", "content": f"<draft>\n{DRAFT}\n</draft>"}],
+        options={"temperature": float(opts.split("=")[1]), "seed": 7} if opts else {},
         prompt_name=task.split(":")[0], prompt_version="v1", sources=[{"path": "n.md"}, {"path": "m.md"}],
-        meta={"bench": "recorded", "config": config, **(meta or {})},
+        meta=RunMeta.from_json({"bench": "recorded", "config": config, **(meta or {})}),
+    ), host="http://127.0.0.1:1", model_digest="sha256:abc")
+    log.finish(run_id, RunOutcome(
+        status=status, output_text=output, ttft_ms=ttft, eval_tps=tps, eval_count=64,
+        eval_duration_ns=int(64 / tps * 1e9) if tps else None, total_duration_ns=2_000_000_000 if tps else None,
+        load_duration_ns=1_000_000, prompt_eval_count=500, prompt_tps=400.0 if tps else None,
     ))
-    log.finish(run_id, {
-        "status": status, "output_text": output, "ttft_ms": ttft, "eval_tps": tps, "eval_count": 64,
-        "eval_duration_ns": int(64 / tps * 1e9) if tps else None, "total_duration_ns": 2_000_000_000 if tps else None,
-        "load_duration_ns": 1_000_000, "prompt_eval_count": 500, "prompt_tps": 400.0 if tps else None,
-    })
     return run_id
 
 
@@ -57,6 +58,7 @@ def record_log(path: Path) -> None:
     """A bench of two configurations: 4 repeats × 3 tasks each, warm-ups, judge calls, author picks."""
     ids: dict[tuple[str, str, int], int] = {}
     with RunLog(path) as log:
+        log.keep_draft("d1", DRAFT)
         _run(log, "bench:warmup", "gemma3:270m", output="OK", meta={"warmup": True, "machine": "test box",
              "engine": {"name": "scribe", "version": "9.9", "host": "h"}, "command": "scribe bench --model A"})
         for repeat in range(4):
@@ -194,7 +196,7 @@ def _record(task: str, output: str, *, input_text: str = "", meta: dict[str, Any
         options={}, prompt_name=task, prompt_version="v", input_text=input_text, output_text=output,
         sources=[{}] * sources, ttft_ms=None, wall_ms=None, total_duration_ns=None, load_duration_ns=None,
         prompt_eval_count=None, prompt_eval_duration_ns=None, eval_count=None, eval_duration_ns=None, prompt_tps=None,
-        eval_tps=None, done_reason=None, status="ok", error=None, meta=meta or {},
+        eval_tps=None, done_reason=None, status="ok", error=None, meta=RunMeta.from_json(meta or {}),
     )
 
 
@@ -207,6 +209,20 @@ def test_checks_read_what_was_asked_from_the_logged_prompt() -> None:
     critique = _record("critique", OUTPUTS["critique"], input_text=f"<draft>\n{DRAFT}\n</draft>")
     assert run_checks(critique, SCHEMA)["critique schema + quotes"].passed
     assert run_checks(_record("ask", "hi"), SCHEMA) == {}
+
+
+def test_checks_read_what_was_asked_from_the_meta_and_the_kept_draft_not_the_prompt() -> None:
+    """A run logged since the task layer records what it asked: the prompt's wording is not read."""
+    prompt = 'Use exactly 5 sections. Expand the section "Other" of the essay to about 400 words.'
+    outline = _record("outline", "## A\n- x [1]\n## B\n- y [2]\n", input_text=prompt, meta={"sections": 2}, sources=2)
+    assert run_checks(outline, SCHEMA)["outline structure"].passed
+    expand = _record("expand", "## Keys\n\n" + "word " * 30, input_text=prompt, meta={"section": "Keys", "heading": "Keys", "words": 30})
+    assert run_checks(expand, SCHEMA)["expand heading + length"].passed
+    critique = _record("critique", OUTPUTS["critique"], input_text="<draft>\nnothing like it\n</draft>", meta={"draft_hash": "d"})
+    assert run_checks(critique, SCHEMA, DRAFT)["critique schema + quotes"].passed
+    assert not run_checks(critique, SCHEMA)["critique schema + quotes"].passed  # without the kept draft: the prompt's
+    model = build_model([critique], [], critique_schema=SCHEMA, generated_at="now", report_machine="box", drafts={"d": DRAFT})
+    assert [(c.check, c.passed) for c in model.checks] == [("critique schema + quotes", 1)]
 
 
 def test_an_outline_logged_as_json_is_checked_as_the_markdown_the_author_read() -> None:
@@ -276,7 +292,7 @@ def test_judge_plan_renders_every_rubric_and_both_orders_of_each_pair() -> None:
         messages = call.template.render(call.values)  # every variable the template declares is given
         assert DRAFT.split("\n")[2] in messages[-1]["content"]
     pairs = [c for c in calls if c.task == "judge-pairwise:outline"]
-    assert [(c.meta["order"], c.values["output_a"] == OUTPUTS["outline"]) for c in pairs] == [("xy", True), ("yx", True)]
+    assert [(c.meta.order, c.values["output_a"] == OUTPUTS["outline"]) for c in pairs] == [("xy", True), ("yx", True)]
     assert pending(calls, [], force=False) == calls
 
 

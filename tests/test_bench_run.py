@@ -58,13 +58,13 @@ def test_ci_bench_two_configurations_resumes_and_reports(bench_workspace: Path) 
     runs = _runs(ws)
     warmups = [r for r in runs if r.task == "bench:warmup"]
     contest = [r for r in runs if r.task in TASKS]
-    assert len(warmups) == 2 and all(r.meta["warmup"] and r.meta["engine"]["name"] == "scribe engine" for r in warmups)
-    assert all(r.meta["bench"] == "ci" and r.options["num_predict"] == 48 for r in contest)
-    assert all(r.options["seed"] == (4 if "retry_of" in r.meta else 3) for r in contest)  # a critique retry takes the next seed
-    finals = {(r.meta["draft_hash"], r.meta["config"], r.task, r.meta["repeat"]) for r in contest if r.status == "ok"}
+    assert len(warmups) == 2 and all(r.meta.warmup and r.meta.engine.name == "scribe engine" for r in warmups)
+    assert all(r.meta.bench == "ci" and r.options["num_predict"] == 48 for r in contest)
+    assert all(r.options["seed"] == (4 if r.meta.retry_of is not None else 3) for r in contest)  # a critique retry takes the next seed
+    finals = {(r.meta.draft_hash, r.meta.config, r.task, r.meta.repeat) for r in contest if r.status == "ok"}
     assert len(finals) == 3 * 3 * 2 * 2
     # interleaved: consecutive items of one (repeat, draft, task) alternate the configurations
-    firsts = [r.meta["config"] for r in contest if "retry_of" not in r.meta]
+    firsts = [r.meta.config for r in contest if r.meta.retry_of is None]
     assert all(a != b for a, b in zip(firsts[::2], firsts[1::2], strict=True))
     assert firsts[0] != firsts[2]  # and which one goes first rotates
 
@@ -118,9 +118,9 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_finishes_and_judges(bench_work
     assert len(outlines) == 2
     rubric = [r for r in runs if r.task == "judge:outline"]
     pairwise = [r for r in runs if r.task == "judge-pairwise:outline"]
-    assert sorted(r.meta["judged_run"] for r in rubric) == sorted(r.id for r in outlines)
-    assert sorted(r.meta["order"] for r in pairwise) == ["xy", "yx"]
-    assert {r.meta["run_x"] for r in pairwise} | {r.meta["run_y"] for r in pairwise} == {r.id for r in outlines}
+    assert sorted(r.meta.judged_run for r in rubric) == sorted(r.id for r in outlines)
+    assert sorted(r.meta.order for r in pairwise) == ["xy", "yx"]
+    assert {r.meta.run_x for r in pairwise} | {r.meta.run_y for r in pairwise} == {r.id for r in outlines}
     assert all(r.prompt_name in ("judge-outline", "judge-pairwise") and r.options["num_predict"] == 40 for r in rubric + pairwise)
     summary = json.loads((ws / "reports" / "small" / "summary.json").read_text())
     assert summary["judge"]["judges"] == [judge]

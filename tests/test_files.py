@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scribe.files import WriteError, atomic_write, backup
+from scribe.errors import WriteError
+from scribe.files import atomic_write, backup
 
 
 def test_atomic_write_replaces_and_keeps_mode(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ def test_stream_chat_keeps_metrics_and_clocks_ttft(engine_url: str) -> None:
     assert 0 < m.ttft_ms <= m.wall_ms
     assert m.prompt_tps and m.prompt_tps > 0 and m.eval_tps and m.eval_tps > 0
     assert m.total_duration_ns and m.load_duration_ns is not None
-    assert result.log_values()["eval_tps"] == m.eval_tps
+    assert result.log_values().eval_tps == m.eval_tps
 
 
 def test_list_models_and_digest(engine_url: str) -> None:

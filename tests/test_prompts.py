@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from scribe.prompts import PromptError, find_templates, get_template, load_template
+from scribe.prompts import find_templates, get_template, load_template
 from scribe.modelspec import parse_model_spec
-from scribe.errors import ScribeError
+from scribe.errors import PromptError, ScribeError
 
 
 def test_packaged_templates_load_with_versions() -> None:

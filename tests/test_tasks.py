@@ -80,8 +80,9 @@ def test_outline_from_a_topic_is_json_of_the_sections_asked_for_written_as_markd
     assert any("kafka" in s.path for s in prepared.sources)
     assert "exactly 3 sections" in prepared.messages[-1]["content"]
     run = session.runlog.get(result.run_id)
-    assert run is not None and run.meta["format"] == prepared.format  # the schema made for this call is logged
-    assert run.meta["format"]["properties"]["sections"]["minItems"] == run.meta["format"]["properties"]["sections"]["maxItems"] == 3
+    assert run is not None and run.meta.format == prepared.format  # the schema made for this call is logged
+    assert isinstance(run.meta.format, dict)
+    assert run.meta.format["properties"]["sections"]["minItems"] == run.meta.format["properties"]["sections"]["maxItems"] == 3
     assert result.outline is not None and result.outline.parsed, result.call.text
     assert len(result.outline.sections) == 3 and check_outline(result.output, expected_sections=3).passed
 
@@ -92,7 +93,8 @@ def test_a_critique_cut_off_by_num_predict_is_kept_raw_and_says_so(session: Sess
     _, result = session.run("critique", options={"num_predict": 8})  # 8 tokens never close the JSON
     draft = load_draft(session.root / DRAFT, session.root).body
     run = session.runlog.get(result.run_id)
-    assert run is not None and run.meta["format"]["properties"]["issues"]["items"]["properties"]["quote"]["enum"] == quotable(draft)
+    assert run is not None and isinstance(run.meta.format, dict)
+    assert run.meta.format["properties"]["issues"]["items"]["properties"]["quote"]["enum"] == quotable(draft)
     assert result.attempts == 1 and run.done_reason == "length"
     assert result.critique is not None and not result.critique.parsed and result.critique.cut_off
     assert result.critique.raw == result.call.text and "raise num_predict" in result.output
@@ -107,7 +109,8 @@ def test_a_reply_that_is_not_json_is_retried_once_with_the_next_seed(session: Se
     assert result.attempts == 2 and result.critique is not None and not result.critique.parsed
     retry = session.runlog.get(result.run_id)
     assert retry is not None and retry.options["seed"] == 42 and retry.done_reason == "stop"
-    first = session.runlog.get(retry.meta["retry_of"])
+    assert retry.meta.retry_of is not None
+    first = session.runlog.get(retry.meta.retry_of)
     assert first is not None and first.options["seed"] == 41
 
 
@@ -116,7 +119,7 @@ def test_expand_section_returns_prose(session: Session) -> None:
     assert result.call.status == "ok" and result.call.text
     assert "Testing idempotency" in prepared.messages[-1]["content"]
     run = session.runlog.get(result.run_id)
-    assert run is not None and run.meta["section"] == "Testing idempotency"
+    assert run is not None and run.meta.section == "Testing idempotency"
 
 
 def test_budget_never_exceeds_num_ctx_by_the_engines_count(session: Session) -> None:

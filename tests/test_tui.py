@@ -172,7 +172,7 @@ def test_outline_streams_into_the_panel_with_model_and_metrics(workspace: Path) 
             # the core logged it: one row, the same text, via the TUI
             (row,) = runs(workspace)
             assert row.task == "outline" and row.status == "ok" and row.output_text == result.call.text
-            assert row.meta["via"] == "tui" and row.meta["draft"] == "notes/drafts/retries-need-keys.md"
+            assert row.meta.via == "tui" and row.meta.draft == "notes/drafts/retries-need-keys.md"
             assert row.options["num_predict"] == 24 and row.ttft_ms > 0
 
     run(scenario)
@@ -352,7 +352,7 @@ def test_compare_mode_is_blind_then_stores_the_preference_and_reveals(workspace:
                 rows = {r.id: r for r in log.recent(10)}
             assert pref.winner == "b" and pref.task == "outline" and pref.source == "tui"
             assert (pref.model_a, pref.model_b) == screen.job.models == (MODEL, MODEL)
-            assert rows[pref.run_a].meta["compare"] == "A" and rows[pref.run_b].meta["compare"] == "B"
+            assert rows[pref.run_a].meta.compare == "A" and rows[pref.run_b].meta.compare == "B"
             assert rows[pref.run_a].input_text == rows[pref.run_b].input_text  # the same request
             titles = [str(w.render()) for w in screen.query(".pane-title")]
             assert titles == [f"Model A — {MODEL}", f"Model B — {MODEL}"]  # revealed after the pick

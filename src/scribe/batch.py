@@ -30,6 +30,7 @@ from scribe.modelspec import ModelSpec
 from scribe.models import ModelClient
 from scribe.prompts import PromptTemplate
 from scribe.runlog import RunLog
+from scribe.runmeta import RunMeta
 from scribe.grounding import Hit
 from scribe.tasks import Draft, PreparedCall, Retriever, TaskInput, TaskResult, execute, prepare
 
@@ -212,7 +213,7 @@ class BatchRun:
                 prepared = self._prepare(item, self.pool.clients[host])
                 result: TaskResult = execute(
                     prepared, self.pool.clients[host], self.runlog, model=item.spec.name,
-                    options=item.spec.options, meta={"batch": True, "model_spec": item.spec.label},
+                    options=item.spec.options, meta=RunMeta(via="batch", model_spec=item.spec.label),
                     cancel=self.cancel,
                 )
             except HostUnreachable as exc:

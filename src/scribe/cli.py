@@ -245,8 +245,11 @@ def ask(
     engine: EngineOpt = None,
 ) -> None:
     """Stream a free-form answer from a model, logged in the run log like every call."""
-    from scribe.calls import CallRequest, run_call
-    from scribe.runlog import RunLog
+    from dataclasses import asdict
+
+    from scribe.calls import run_call
+    from scribe.runlog import CallRequest, RunLog
+    from scribe.runmeta import RunMeta
 
     ws = _workspace()
     client = _client(ws, host, engine)
@@ -256,13 +259,14 @@ def ask(
     if seed is not None:
         options["seed"] = seed
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
-    request = CallRequest(task="ask", model=model or _writer(ws, client), messages=messages, options=options)
+    request = CallRequest(task="ask", model=model or _writer(ws, client), messages=messages, options=options,
+                          meta=RunMeta(via="cli"))
     echo = None if as_json else (lambda piece: print(piece, end="", flush=True))
     with RunLog(ws.ensure_state_dir() / "runs.sqlite") as runlog:
         run_id, result = run_call(client, runlog, request, on_token=echo)
     if as_json:
         _print_json({"run_id": run_id, "model": result.model, "host": result.host, "status": result.status,
-                     "error": result.error, "text": result.text, **result.log_values()})
+                     "error": result.error, "text": result.text, **asdict(result.log_values())})
     else:
         print()
         _stderr(f"[dim]{_summary(run_id, result)}[/dim]")
@@ -522,6 +526,7 @@ def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, s
     from scribe.files import atomic_write, backup
     from scribe.modelspec import parse_model_spec
     from scribe.prompts import get_template
+    from scribe.runmeta import RunMeta
     from scribe.tasks import TaskInput, execute, load_draft, prepare
 
     ws = _workspace()
@@ -536,7 +541,7 @@ def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, s
     with _task_session(ws, host, engine, k) as (client, runlog, retrieval):
         spec = given or parse_model_spec(_writer(ws, client))
         prepared = prepare(template, inp, retrieval.using(client) if retrieval else None, options=spec.options)
-        result = execute(prepared, client, runlog, model=spec.name, on_token=echo)
+        result = execute(prepared, client, runlog, model=spec.name, meta=RunMeta(via="cli"), on_token=echo)
     if as_json:
         _print_json(result.to_dict())
     else:
@@ -747,6 +752,7 @@ def bench(
     from scribe.bench.runner import BenchRunner, BenchSettings, check_tasks, describe_engine, find_drafts, load_options_file, plan
     from scribe.modelspec import parse_model_spec
     from scribe.prompts import get_template
+    from scribe.runmeta import RunMeta
 
     ws = _workspace()
     tasks = check_tasks(task or [])
@@ -760,8 +766,7 @@ def bench(
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with _task_session(ws, host, engine, k) as (client, runlog, retrieval):
         specs = list({s.label: s for s in (given or [parse_model_spec(_writer(ws, client))])}.values())
-        environment = {"engine": describe_engine(client), "machine": machine(),
-                       "command": "scribe " + shlex.join(sys.argv[1:])}
+        environment = RunMeta(engine=describe_engine(client), machine=machine(), command="scribe " + shlex.join(sys.argv[1:]))
         runner = BenchRunner(client, runlog, templates, settings, retrieve=retrieval.using(client) if retrieval else None,
                              environment=environment)
         planned = plan(specs, tasks, loaded, repeats)

@@ -1,4 +1,19 @@
-"""The one exception hierarchy. Messages are written for the user: what happened and what to do."""
+"""The one exception hierarchy. Messages are written for the user: what happened and what to do.
+
+The CLI prints any of them in one line and exits non-zero; catch a subclass only where the caller
+can do something about that case (a batch retries another host on `HostUnreachable`).
+
+    ScribeError
+    ├── ConfigError          scribe.toml or an environment variable holds an unusable value
+    ├── HostUnreachable      the model server did not answer
+    ├── ModelNotFound        the server does not have the model asked for
+    ├── ModelRequestError    the server refused a request
+    ├── StreamBroken         a generation stream ended early (the partial text is kept)
+    ├── PromptError          a prompt template is missing, malformed or short of a variable
+    ├── RunLogError          the run log could not be opened or written
+    ├── NotesIndexError      the notes index could not be read or written
+    └── WriteError           a file could not be written (nothing was changed)
+"""
 
 from __future__ import annotations
 
@@ -31,9 +46,17 @@ class StreamBroken(ScribeError):
         self.partial_text = partial_text
 
 
+class PromptError(ScribeError):
+    """A template is missing, malformed, or was rendered without a variable it needs."""
+
+
 class RunLogError(ScribeError):
     """The run log database could not be opened or written."""
 
 
 class NotesIndexError(ScribeError):
     """The notes index could not be read or written."""
+
+
+class WriteError(ScribeError):
+    """A file could not be written; nothing was changed."""

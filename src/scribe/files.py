@@ -9,11 +9,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from scribe.errors import ScribeError
-
-
-class WriteError(ScribeError):
-    """A file could not be written; nothing was changed."""
+from scribe.errors import WriteError
 
 
 def disk_full(exc: BaseException, folder: Path | None = None) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from scribe.errors import HostUnreachable, ModelNotFound, ModelRequestError
+from scribe.runlog import RunOutcome
 
 Status = Literal["ok", "failed", "cancelled"]
 Message = dict[str, str]
@@ -74,25 +75,16 @@ class CallResult:
     metrics: CallMetrics = field(default_factory=CallMetrics)
     chunks: int = 0
 
-    def log_values(self) -> dict[str, Any]:
-        """The run log columns this result fills."""
+    def log_values(self) -> RunOutcome:
+        """This result as the run log records it (the columns `RunLog.finish` fills)."""
         m = self.metrics
-        return {
-            "output_text": self.text,
-            "ttft_ms": m.ttft_ms,
-            "wall_ms": m.wall_ms,
-            "total_duration_ns": m.total_duration_ns,
-            "load_duration_ns": m.load_duration_ns,
-            "prompt_eval_count": m.prompt_eval_count,
-            "prompt_eval_duration_ns": m.prompt_eval_duration_ns,
-            "eval_count": m.eval_count,
-            "eval_duration_ns": m.eval_duration_ns,
-            "prompt_tps": m.prompt_tps,
-            "eval_tps": m.eval_tps,
-            "done_reason": m.done_reason,
-            "status": self.status,
-            "error": self.error,
-        }
+        return RunOutcome(
+            status=self.status, output_text=self.text, error=self.error, ttft_ms=m.ttft_ms, wall_ms=m.wall_ms,
+            total_duration_ns=m.total_duration_ns, load_duration_ns=m.load_duration_ns,
+            prompt_eval_count=m.prompt_eval_count, prompt_eval_duration_ns=m.prompt_eval_duration_ns,
+            eval_count=m.eval_count, eval_duration_ns=m.eval_duration_ns, prompt_tps=m.prompt_tps,
+            eval_tps=m.eval_tps, done_reason=m.done_reason,
+        )
 
 
 @dataclass

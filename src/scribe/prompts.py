@@ -15,13 +15,9 @@ from typing import Any
 import frontmatter
 import yaml
 
-from scribe.errors import ScribeError
+from scribe.errors import PromptError
 
 PACKAGED_PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
-
-
-class PromptError(ScribeError):
-    """A template is missing, malformed, or was rendered without a variable it needs."""
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,15 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from scribe.errors import RunLogError
 from scribe.files import disk_full
+from scribe.runmeta import RunMeta
 
 
 def _m001_runs(db: sqlite3.Connection) -> None:
@@ -78,7 +79,13 @@ def _m002_preferences(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_runs, _m002_preferences]
+def _m003_drafts(db: sqlite3.Connection) -> None:
+    """The text of each draft a task worked on, once per version (runs name it by `meta.draft_hash`),
+    so a report can check a critique's quotes against the draft without parsing it out of a prompt."""
+    db.execute("CREATE TABLE drafts (hash TEXT PRIMARY KEY, text TEXT NOT NULL, first_seen TEXT NOT NULL)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_runs, _m002_preferences, _m003_drafts]
 
 
 def migrate(db: sqlite3.Connection) -> int:
@@ -101,24 +108,55 @@ def utc_now() -> str:
 
 
 @dataclass
-class RunStart:
-    """What is known about a call before it runs."""
+class CallRequest:
+    """A call before it runs: what to ask which model, and what the log records about it.
+
+    `calls.run_call` sends it and `RunLog.start` writes it; the host and the model's digest are
+    the client's, added when the call is made.
+    """
 
     task: str
     model: str
-    host: str
-    input_text: str
+    messages: Sequence[dict[str, str]]
     options: dict[str, Any] = field(default_factory=dict)
-    model_digest: str | None = None
+    format: str | dict[str, Any] | None = None
     prompt_name: str | None = None
     prompt_version: str | None = None
     sources: list[dict[str, Any]] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: RunMeta = field(default_factory=RunMeta)
+
+    @property
+    def input_text(self) -> str:
+        """The prompt as the run log stores it: each message under its role."""
+        return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in self.messages)
 
 
-@dataclass
-class RunRecord:
-    """One logged call, as read back."""
+@dataclass(kw_only=True)
+class RunOutcome:
+    """How a call ended: the columns `RunLog.finish` fills (models.CallResult.log_values makes one)."""
+
+    status: str  # "ok", "failed" or "cancelled" ("running" until the row is finished)
+    output_text: str = ""
+    error: str | None = None
+    ttft_ms: float | None = None
+    wall_ms: float | None = None
+    total_duration_ns: int | None = None
+    load_duration_ns: int | None = None
+    prompt_eval_count: int | None = None
+    prompt_eval_duration_ns: int | None = None
+    eval_count: int | None = None
+    eval_duration_ns: int | None = None
+    prompt_tps: float | None = None
+    eval_tps: float | None = None
+    done_reason: str | None = None
+
+
+FINISH_COLUMNS = tuple(f.name for f in fields(RunOutcome))
+
+
+@dataclass(kw_only=True)
+class RunRecord(RunOutcome):
+    """One logged call, as read back: what started it, then its outcome (a running call has none yet)."""
 
     id: int
     started_at: str
@@ -131,32 +169,19 @@ class RunRecord:
     prompt_name: str | None
     prompt_version: str | None
     input_text: str
-    output_text: str
     sources: list[dict[str, Any]]
-    ttft_ms: float | None
-    wall_ms: float | None
-    total_duration_ns: int | None
-    load_duration_ns: int | None
-    prompt_eval_count: int | None
-    prompt_eval_duration_ns: int | None
-    eval_count: int | None
-    eval_duration_ns: int | None
-    prompt_tps: float | None
-    eval_tps: float | None
-    done_reason: str | None
-    status: str
-    error: str | None
-    meta: dict[str, Any]
+    meta: RunMeta
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> RunRecord:
         data = dict(row)
-        for key in ("options", "sources", "meta"):
-            data[key] = json.loads(data[key] or ("[]" if key == "sources" else "{}"))
+        data["options"] = json.loads(data["options"] or "{}")
+        data["sources"] = json.loads(data["sources"] or "[]")
+        data["meta"] = RunMeta.from_json(json.loads(data["meta"] or "{}"))
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "meta": self.meta.to_json()}
 
 
 @dataclass
@@ -176,14 +201,6 @@ class Preference:
     def __post_init__(self) -> None:
         if self.winner not in ("a", "b", "tie"):
             raise ValueError(f"winner must be 'a', 'b' or 'tie', not {self.winner!r}")
-
-
-# Columns a finished call fills in; the values come from models.CallResult.
-FINISH_COLUMNS = (
-    "output_text", "ttft_ms", "wall_ms", "total_duration_ns", "load_duration_ns",
-    "prompt_eval_count", "prompt_eval_duration_ns", "eval_count", "eval_duration_ns",
-    "prompt_tps", "eval_tps", "done_reason", "status", "error",
-)
 
 
 def _open_error(path: Path, exc: sqlite3.DatabaseError) -> RunLogError:
@@ -231,33 +248,38 @@ class RunLog:
         except sqlite3.DatabaseError as exc:
             raise RunLogError(f"{self.path}: cannot write run log ({exc})") from exc
 
-    def start(self, run: RunStart) -> int:
-        """Record a call as running; returns its id."""
+    def start(self, request: CallRequest, *, host: str, model_digest: str | None = None) -> int:
+        """Record a call as running; returns its id. The format sent goes in the meta: a task's
+        schema is made per input (tasks.task_format), so it is part of what was asked."""
+        meta = replace(request.meta, format=request.format)
         cur = self._write(
             "INSERT INTO runs (started_at, task, model, model_digest, host, options, prompt_name,"
             " prompt_version, input_text, sources, meta, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
-                utc_now(), run.task, run.model, run.model_digest, run.host,
-                json.dumps(run.options, sort_keys=True), run.prompt_name, run.prompt_version,
-                run.input_text, json.dumps(run.sources), json.dumps(run.meta), "running",
+                utc_now(), request.task, request.model, model_digest, host,
+                json.dumps(request.options, sort_keys=True), request.prompt_name, request.prompt_version,
+                request.input_text, json.dumps(request.sources), json.dumps(meta.to_json()), "running",
             ),
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
 
-    def finish(self, run_id: int, values: dict[str, Any]) -> None:
-        """Complete a call's row with its outcome (keys from FINISH_COLUMNS)."""
-        unknown = set(values) - set(FINISH_COLUMNS)
-        if unknown:
-            raise ValueError(f"not run log columns: {sorted(unknown)}")
-        cols = ", ".join(f"{key} = ?" for key in values)
+    def finish(self, run_id: int, outcome: RunOutcome) -> None:
+        """Complete a call's row with its outcome."""
+        cols = ", ".join(f"{name} = ?" for name in FINISH_COLUMNS)
+        values = asdict(outcome)
         self._write(
             f"UPDATE runs SET finished_at = ?, {cols} WHERE id = ?",
-            (utc_now(), *values.values(), run_id),
+            (utc_now(), *(values[name] for name in FINISH_COLUMNS), run_id),
         )
 
-    def update_meta(self, run_id: int, meta: dict[str, Any]) -> None:
-        self._write("UPDATE runs SET meta = ? WHERE id = ?", (json.dumps(meta), run_id))
+    def keep_draft(self, draft_hash: str, text: str) -> None:
+        """Store a draft's text under its hash, once: every run on that version names it by the hash."""
+        self._write("INSERT OR IGNORE INTO drafts (hash, text, first_seen) VALUES (?,?,?)", (draft_hash, text, utc_now()))
+
+    def drafts(self) -> dict[str, str]:
+        """Every draft text the log keeps, by hash."""
+        return dict(self._db.execute("SELECT hash, text FROM drafts").fetchall())
 
     def get(self, run_id: int) -> RunRecord | None:
         row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()

@@ -7,13 +7,14 @@ retrieve once per draft and send the same grounded prompt to every model and hos
 
 from __future__ import annotations
 
+import hashlib
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from scribe.calls import CallRequest, run_call
+from scribe.calls import run_call
 from scribe.chunking import find_section, heading_sections
 from scribe import critique as critiques
 from scribe import outline as outlines
@@ -32,7 +33,8 @@ from scribe.grounding import (
 from scribe.models import CallResult, ModelClient, OnToken
 from scribe.outline import Outline
 from scribe.prompts import PromptTemplate
-from scribe.runlog import RunLog
+from scribe.runlog import CallRequest, RunLog
+from scribe.runmeta import RunMeta
 from scribe.tokens import count_tokens, truncate_to_tokens
 
 Retriever = Callable[[str, int], Sequence[Hit]]
@@ -49,6 +51,11 @@ class Draft:
     body: str
     path: Path | None = None
     rel_path: str | None = None
+
+    @property
+    def hash(self) -> str:
+        """Names this version of the text: runs on the same words share it, whatever the file is called."""
+        return hashlib.sha256(self.body.encode("utf-8")).hexdigest()[:16]
 
 
 def load_draft(path: Path, root: Path) -> Draft:
@@ -113,7 +120,7 @@ class TaskResult:
             "sources": [s.as_log() for s in self.sources], "attempts": self.attempts,
             "critique": self.critique.to_dict() if self.critique is not None else None,
             "outline": asdict(self.outline) if self.outline is not None else None,
-            "metrics": self.call.log_values(),
+            "metrics": asdict(self.call.log_values()),
         }
 
 
@@ -196,6 +203,21 @@ def prepare(template: PromptTemplate, inp: TaskInput, retrieve: Retriever | None
     return PreparedCall(template, inp, template.render(values), merged, sources, task_format(template, inp), values)
 
 
+def asked(prepared: PreparedCall, meta: RunMeta) -> RunMeta:
+    """`meta` (why the call runs) with what it asks, from the task's input: the draft and section,
+    and the heading, sections and words where the template uses them (an expansion asks no sections)."""
+    inp, uses, draft = prepared.input, set(prepared.template.variables), prepared.input.draft
+    return replace(
+        meta,
+        draft=draft.rel_path if draft else None,
+        draft_hash=draft.hash if draft else None,
+        section=inp.section,
+        heading=prepared.values.get("heading") if "heading" in uses else None,
+        sections=inp.sections if "sections" in uses else None,
+        words=inp.words if "words" in uses else None,
+    )
+
+
 def execute(
     prepared: PreparedCall,
     client: ModelClient,
@@ -203,20 +225,26 @@ def execute(
     *,
     model: str,
     options: dict[str, Any] | None = None,
-    meta: dict[str, Any] | None = None,
+    meta: RunMeta | Mapping[str, Any] | None = None,
     on_token: OnToken | None = None,
     cancel: threading.Event | None = None,
 ) -> TaskResult:
     """Run a prepared call and log it. A critique's or an outline's JSON is read into data (a
     critique's quotes checked against the draft); invalid JSON gets one retry, unless the reply was
-    cut off by `num_predict` (the retry would be cut off at the same length)."""
+    cut off by `num_predict` (the retry would be cut off at the same length).
+
+    `meta` says why the call runs (a bench item, `via="tui"`, ...): a RunMeta, or a plain dict of
+    RunMeta field names, read as a logged meta is (`RunMeta.from_json`: other keys go to `extra`),
+    which is what the TUI passes. What the call asks is added here (`asked`) for every consumer.
+    """
     template, inp = prepared.template, prepared.input
+    given = RunMeta.from_json(meta) if isinstance(meta, Mapping) else meta or RunMeta()
+    if inp.draft is not None:
+        runlog.keep_draft(inp.draft.hash, inp.draft.body)
     request = CallRequest(
         task=inp.task, model=model, messages=prepared.messages, options={**prepared.options, **(options or {})},
         format=prepared.format, prompt_name=template.name, prompt_version=template.version,
-        sources=[s.as_log() for s in prepared.sources],
-        meta={**(meta or {}), **({"draft": inp.draft.rel_path} if inp.draft and inp.draft.rel_path else {}),
-              **({"section": inp.section} if inp.section else {})},
+        sources=[s.as_log() for s in prepared.sources], meta=asked(prepared, given),
     )
     run_id, call = run_call(client, runlog, request, on_token=on_token, cancel=cancel)
     result = TaskResult(run_id, inp.task, model, call, prepared.sources)
@@ -225,7 +253,7 @@ def execute(
     draft_text = inp.draft.body if inp.draft else ""
     read = _read(template, call.text, draft_text)
     if read is None and call.metrics.done_reason != "length":
-        request.meta = {**request.meta, "retry_of": run_id}
+        request.meta = replace(request.meta, retry_of=run_id)
         if request.options.get("seed") is not None:  # the same seed would only repeat the same answer
             request.options = {**request.options, "seed": int(request.options["seed"]) + 1}
         run_id, call = run_call(client, runlog, request, on_token=on_token, cancel=cancel)

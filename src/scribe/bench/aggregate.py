@@ -6,8 +6,8 @@ the judge calls in the log), and the author's blind picks (the `preferences` tab
 author ratings are shown separately and also together ("combined"), since both are pairwise games
 between the same configurations.
 
-A run's configuration is `meta["config"]` (bench), `meta["model_spec"]` (batch) or its model name
-(CLI, TUI), so every consumer's runs count.
+A run's configuration is its `RunMeta.config` (bench), `RunMeta.model_spec` (batch) or its model
+name (CLI, TUI), so every consumer's runs count.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import math
 import re
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,49 +42,59 @@ WARMUP_TASK = "bench:warmup"
 THIN = 5
 """Fewer observations than this per configuration and task: the report says the data is too thin."""
 N_BOOT = 200
+
+
+def config_of(run: RunRecord) -> str:
+    return run.meta.config or run.meta.model_spec or run.model
+
+
+def is_contest(run: RunRecord) -> bool:
+    """A call that did writing work (not a judge call, not a warm-up)."""
+    return not run.task.startswith("judge") and run.task != WARMUP_TASK and not run.meta.warmup
+
+
+# --- deterministic checks ---------------------------------------------------------------------
+
+# Runs logged before the task layer recorded what it asked (RunMeta.sections, .words, .heading and
+# the draft's text in the log) hold it only in their prompt, in the packaged templates' words. These
+# read it back so that old logs keep their checks; runs logged since never reach them.
 _SECTIONS = re.compile(r"exactly (\d+) sections")
 _WORDS = re.compile(r"to about (\d+) words")
 _HEADING = re.compile(r'Expand the section "(.+?)" of')
 _DRAFT = re.compile(r"<draft>\n(.*)\n</draft>", re.DOTALL)
 
 
-def config_of(run: RunRecord) -> str:
-    return str(run.meta.get("config") or run.meta.get("model_spec") or run.model)
-
-
-def is_contest(run: RunRecord) -> bool:
-    """A call that did writing work (not a judge call, not a warm-up)."""
-    return not run.task.startswith("judge") and run.task != WARMUP_TASK and not run.meta.get("warmup")
-
-
-# --- deterministic checks ---------------------------------------------------------------------
-
-
-def _expected(run: RunRecord, key: str, pattern: re.Pattern[str]) -> str | None:
-    if key in run.meta:
-        return str(run.meta[key])
+def _in_prompt(run: RunRecord, pattern: re.Pattern[str]) -> str | None:
     match = pattern.search(run.input_text)
     return match.group(1) if match else None
 
 
-def run_checks(run: RunRecord, critique_schema: dict[str, Any]) -> dict[str, CheckResult]:
+def _number_in_prompt(run: RunRecord, pattern: re.Pattern[str]) -> int | None:
+    found = _in_prompt(run, pattern)
+    return int(found) if found else None
+
+
+def run_checks(run: RunRecord, critique_schema: dict[str, Any], draft: str | None = None) -> dict[str, CheckResult]:
     """The deterministic checks that apply to one finished run, by check name.
 
-    What was asked (sections, words, section heading) comes from the bench's meta or, for runs
-    from the CLI and TUI, from the logged prompt. Citations are checked where the prompt demands
-    them (outline, expand); a critique cites only where notes support a fix, so it is not.
+    What was asked (sections, words, the heading) is what the task layer recorded in the run's
+    meta, and `draft` is the text the log keeps under the run's draft hash (`RunLog.drafts`); for
+    runs logged before either was recorded they are read from the prompt. Citations are checked
+    where the prompt demands them (outline, expand); a critique cites only where notes support a
+    fix, so it is not.
     """
+    m = run.meta
     text = as_markdown(run.output_text) if run.task == "outline" else run.output_text
     results: dict[str, CheckResult] = {}
     if run.task == "outline":
-        sections = _expected(run, "sections", _SECTIONS)
-        results["outline structure"] = check_outline(text, expected_sections=int(sections) if sections else None)
+        sections = m.sections or _number_in_prompt(run, _SECTIONS)
+        results["outline structure"] = check_outline(text, expected_sections=sections)
     elif run.task == "critique":
-        match = _DRAFT.search(run.input_text)
-        results["critique schema + quotes"] = check_critique(text, match.group(1) if match else "", schema=critique_schema)
+        quoted = draft if draft is not None else _in_prompt(run, _DRAFT) or ""
+        results["critique schema + quotes"] = check_critique(text, quoted, schema=critique_schema)
     elif run.task == "expand":
-        words = int(_expected(run, "words", _WORDS) or 250)
-        heading = _expected(run, "section", _HEADING) or ""
+        words = m.words or _number_in_prompt(run, _WORDS) or 250
+        heading = m.heading or m.section or _in_prompt(run, _HEADING) or ""
         results["expand heading + length"] = check_expand(text, heading=heading, max_words=math.ceil(words * 1.5), min_words=words // 2)
     else:
         return results
@@ -296,9 +306,10 @@ def _checks(scored: dict[tuple[str, str, str], list[CheckResult]]) -> list[Check
 def _rubric(judge_runs: Sequence[RunRecord], by_id: dict[int, RunRecord]) -> list[RubricRow]:
     groups: dict[tuple[str, str, str], list[RunRecord]] = defaultdict(list)
     for run in judge_runs:
-        judged = by_id.get(run.meta.get("judged_run", -1))
-        config = str(run.meta.get("config") or (config_of(judged) if judged else "?"))
-        groups[(config, run.task.removeprefix("judge:"), str(run.meta.get("judge") or run.model))].append(run)
+        m = run.meta
+        judged = by_id.get(m.judged_run) if m.judged_run is not None else None
+        config = m.config or (config_of(judged) if judged else "?")
+        groups[(config, run.task.removeprefix("judge:"), m.judge or run.model)].append(run)
     rows = []
     for (config, task, judge), runs in sorted(groups.items()):
         parsed = [p for p in (parse_rubric(r.output_text) for r in runs) if p is not None]
@@ -324,18 +335,18 @@ def _judged_pairs(pair_runs: Sequence[RunRecord]) -> tuple[dict[str, list[Judged
     halves: dict[tuple[Any, ...], dict[str, RunRecord]] = defaultdict(dict)
     for run in pair_runs:
         m = run.meta
-        halves[(run.task, m.get("judge"), run.prompt_version, m.get("run_x"), m.get("run_y"))][str(m.get("order"))] = run
+        halves[(run.task, m.judge, run.prompt_version, m.run_x, m.run_y)][str(m.order)] = run
     pairs: dict[str, list[JudgedPair]] = defaultdict(list)
     unparsed = 0
     for (task, *_), orders in halves.items():
         if "xy" not in orders or "yx" not in orders:
             continue
         first, second = parse_verdict(orders["xy"].output_text), parse_verdict(orders["yx"].output_text)
-        x, y = orders["xy"].meta.get("config_x"), orders["xy"].meta.get("config_y")
+        x, y = orders["xy"].meta.config_x, orders["xy"].meta.config_y
         if first is None or second is None or not x or not y or x == y:
             unparsed += 1
             continue
-        pairs[task.removeprefix("judge-pairwise:")].append(JudgedPair(str(x), str(y), first, second))  # type: ignore[arg-type]
+        pairs[task.removeprefix("judge-pairwise:")].append(JudgedPair(x, y, first, second))  # type: ignore[arg-type]
     return pairs, unparsed
 
 
@@ -449,12 +460,12 @@ def _provenance(runs: Sequence[RunRecord]) -> Provenance:
         note(prompts, run.prompt_name, run.prompt_version)
         note(options, config, run.options)
         note(seeds, config, run.options.get("seed"))
-    engine = [f"{e.get('name', 'engine')} {e.get('version', '?')} at {e.get('host', '?')}" for e in (r.meta.get("engine") for r in runs) if isinstance(e, dict)]
+    engine = [f"{e.name} {e.version} at {e.host}" for e in (r.meta.engine for r in runs) if e is not None]
     return Provenance(
         runs=len(runs), first=runs[0].started_at if runs else None, last=runs[-1].started_at if runs else None,
-        machines=_distinct([r.meta.get("machine") for r in runs]), engines=_distinct(engine),
+        machines=_distinct([r.meta.machine for r in runs]), engines=_distinct(engine),
         hosts=_distinct([r.host for r in runs]), digests=dict(digests), options=dict(options),
-        prompts=dict(prompts), seeds=dict(seeds), commands=_distinct([r.meta.get("command") for r in runs]),
+        prompts=dict(prompts), seeds=dict(seeds), commands=_distinct([r.meta.command for r in runs]),
     )
 
 
@@ -463,8 +474,8 @@ def _row(run: RunRecord, checks: dict[str, CheckResult]) -> dict[str, Any]:
     task_check = next(((name, r) for name, r in checks.items() if name != "citations"), None)
     return {
         "id": run.id, "started_at": run.started_at, "task": run.task, "model": run.model, "config": config_of(run),
-        "status": run.status, "bench": m.get("bench"), "draft": m.get("draft"), "repeat": m.get("repeat"),
-        "warmup": bool(m.get("warmup")), "ttft_ms": run.ttft_ms, "prompt_tps": run.prompt_tps, "eval_tps": run.eval_tps,
+        "status": run.status, "bench": m.bench, "draft": m.draft, "repeat": m.repeat,
+        "warmup": m.warmup, "ttft_ms": run.ttft_ms, "prompt_tps": run.prompt_tps, "eval_tps": run.eval_tps,
         "total_ms": _total_ms(run), "load_ms": run.load_duration_ns / 1e6 if run.load_duration_ns is not None else None,
         "prompt_eval_count": run.prompt_eval_count, "eval_count": run.eval_count,
         "prompt_version": run.prompt_version, "model_digest": run.model_digest,
@@ -479,9 +490,9 @@ def _kept(run: RunRecord, keep: Callable[[str], bool]) -> bool:
     """Whether a run is about the configurations kept (a judge call: about the ones it judged)."""
     m = run.meta
     if run.task.startswith("judge-pairwise:"):
-        return keep(str(m.get("config_x"))) and keep(str(m.get("config_y")))
+        return keep(str(m.config_x)) and keep(str(m.config_y))
     if run.task.startswith("judge:"):
-        return keep(str(m.get("config")))
+        return keep(str(m.config))
     return keep(config_of(run))
 
 
@@ -492,19 +503,23 @@ def build_model(
     critique_schema: dict[str, Any],
     generated_at: str,
     report_machine: str,
+    drafts: Mapping[str, str] | None = None,
     keep_config: Callable[[str], bool] = lambda _: True,
 ) -> ReportModel:
-    """Everything the report shows, from the runs (oldest first) and the author's preferences."""
+    """Everything the report shows, from the runs (oldest first), the author's preferences and the
+    drafts' texts by hash (`RunLog.drafts`, for the critique check)."""
     runs = [r for r in runs if _kept(r, keep_config)]
     by_id = {r.id: r for r in runs}
     contest = [r for r in runs if is_contest(r)]
     warmups = [r for r in runs if not is_contest(r) and not r.task.startswith("judge") and r.status == "ok"]
-    superseded = {r.meta["retry_of"] for r in contest if "retry_of" in r.meta}  # the author saw the retry's output
+    superseded = {r.meta.retry_of for r in contest if r.meta.retry_of is not None}  # the author saw the retry's output
+    texts = drafts or {}
     scored: dict[tuple[str, str, str], list[CheckResult]] = defaultdict(list)
     rows = []
     for run in runs:
         checked = run.status == "ok" and is_contest(run) and run.task in TASKS and run.id not in superseded
-        checks = run_checks(run, critique_schema) if checked else {}
+        draft = texts.get(run.meta.draft_hash) if run.meta.draft_hash else None
+        checks = run_checks(run, critique_schema, draft) if checked else {}
         for name, result in checks.items():
             scored[(config_of(run), run.task, name)].append(result)
         rows.append(_row(run, checks))
@@ -519,7 +534,7 @@ def build_model(
         if r.prompt_name and r.prompt_version not in judge_prompts[r.prompt_name]:
             judge_prompts[r.prompt_name].append(r.prompt_version or "")
     judge = JudgeSummary(
-        judges=_distinct([r.meta.get("judge") or r.model for r in [*judge_runs, *pair_runs]]),
+        judges=_distinct([r.meta.judge or r.model for r in [*judge_runs, *pair_runs]]),
         prompt_versions=dict(judge_prompts), pairs=len(all_pairs), unparsed=unparsed,
         agreement=judge_agreement(all_pairs) if all_pairs else None,
     )

@@ -1,7 +1,7 @@
 """LLM-as-judge calls over a bench's outputs: a rubric per task, and pairwise choices in both orders.
 
 Every judge call goes through `calls.run_call`, so it is in the run log like any call: task
-`judge:TASK` (rubric) or `judge-pairwise:TASK`, with meta naming the runs it judged. Reports read
+`judge:TASK` (rubric) or `judge-pairwise:TASK`, its RunMeta naming the runs it judged. Reports read
 the verdicts back from there (`aggregate.parse_rubric`, `aggregate.parse_verdict`). Reruns skip the
 judgements already logged for the same runs, judge configuration and prompt version.
 """
@@ -14,12 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scribe.calls import CallRequest, run_call
+from scribe.calls import run_call
 from scribe.modelspec import ModelSpec
 from scribe.models import ModelClient
 from scribe.outline import as_markdown
 from scribe.prompts import PromptTemplate
-from scribe.runlog import RunLog, RunRecord
+from scribe.runlog import CallRequest, RunLog, RunRecord
+from scribe.runmeta import RunMeta
 from scribe.tasks import Draft
 from scribe.tokens import truncate_to_tokens
 
@@ -34,12 +35,12 @@ class JudgeCall:
     task: str
     template: PromptTemplate
     values: dict[str, Any]
-    meta: dict[str, Any]
+    meta: RunMeta
 
     @property
     def key(self) -> tuple[Any, ...]:
         m = self.meta
-        return (self.task, m["judge"], self.template.version, m.get("judged_run"), m.get("run_x"), m.get("run_y"), m.get("order"))
+        return (self.task, m.judge, self.template.version, m.judged_run, m.run_x, m.run_y, m.order)
 
 
 def _shown(run: RunRecord) -> str:
@@ -50,7 +51,7 @@ def _shown(run: RunRecord) -> str:
 
 def _key_of(run: RunRecord) -> tuple[Any, ...]:
     m = run.meta
-    return (run.task, m.get("judge"), run.prompt_version, m.get("judged_run"), m.get("run_x"), m.get("run_y"), m.get("order"))
+    return (run.task, m.judge, run.prompt_version, m.judged_run, m.run_x, m.run_y, m.order)
 
 
 def final_runs(runs: Sequence[RunRecord]) -> list[RunRecord]:
@@ -58,7 +59,7 @@ def final_runs(runs: Sequence[RunRecord]) -> list[RunRecord]:
     last: dict[tuple[Any, ...], RunRecord] = {}
     for run in runs:
         m = run.meta
-        last[(m.get("draft_hash"), m.get("config"), run.task, run.prompt_version, m.get("repeat"))] = run
+        last[(m.draft_hash, m.config, run.task, run.prompt_version, m.repeat)] = run
     return sorted(last.values(), key=lambda r: r.id)
 
 
@@ -68,34 +69,35 @@ def plan_judging(
     """Rubric calls for every output, then pairwise calls for every two configurations that answered
     the same (draft, task, repeat), each pair in both orders to cancel the judge's position bias."""
     calls: list[JudgeCall] = []
-    finals = [r for r in final_runs(runs) if r.meta.get("draft_hash") in drafts]
+    finals = [r for r in final_runs(runs) if r.meta.draft_hash in drafts]
+
+    def draft_of(run: RunRecord) -> Draft:
+        return drafts[run.meta.draft_hash or ""]
 
     def base(run: RunRecord) -> dict[str, Any]:
-        draft = drafts[run.meta["draft_hash"]]
+        draft = draft_of(run)
         return {"title": draft.title, "draft": truncate_to_tokens(draft.body, DRAFT_TOKENS)}
 
     for run in finals:
-        values = {**base(run), "output": _shown(run),
-                  "sections": run.meta.get("sections", 5), "words": run.meta.get("words", 150),
-                  "heading": run.meta.get("section") or drafts[run.meta["draft_hash"]].title}
-        meta = {"bench": bench, "judge": judge.label, "judged_run": run.id, "config": run.meta.get("config"),
-                "draft_hash": run.meta["draft_hash"], "repeat": run.meta.get("repeat")}
+        m = run.meta
+        values = {**base(run), "output": _shown(run), "sections": m.sections or 5, "words": m.words or 150,
+                  "heading": m.section or draft_of(run).title}
+        meta = RunMeta(bench=bench, judge=judge.label, judged_run=run.id, config=m.config, draft_hash=m.draft_hash, repeat=m.repeat)
         calls.append(JudgeCall(f"judge:{run.task}", templates[f"judge-{run.task}"], values, meta))
     groups: dict[tuple[Any, ...], list[RunRecord]] = defaultdict(list)
     for run in finals:
-        groups[(run.task, run.meta["draft_hash"], run.meta.get("repeat"))].append(run)
+        groups[(run.task, run.meta.draft_hash, run.meta.repeat)].append(run)
     for (task, digest, repeat), members in groups.items():
-        members.sort(key=lambda r: r.meta.get("config", ""))
+        members.sort(key=lambda r: r.meta.config or "")
         for x, y in itertools.combinations(members, 2):
-            if x.meta.get("config") == y.meta.get("config"):
+            if x.meta.config == y.meta.config:
                 continue
             for order, (a, b) in (("xy", (x, y)), ("yx", (y, x))):
                 values = {"task": task, "request": f"A {task} of the draft below.\n\n{base(x)['draft']}",
                           "output_a": _shown(a),
                           "output_b": _shown(b)}
-                meta = {"bench": bench, "judge": judge.label, "run_x": x.id, "run_y": y.id, "order": order,
-                        "config_x": x.meta.get("config"), "config_y": y.meta.get("config"),
-                        "draft_hash": digest, "repeat": repeat}
+                meta = RunMeta(bench=bench, judge=judge.label, run_x=x.id, run_y=y.id, order=order,
+                               config_x=x.meta.config, config_y=y.meta.config, draft_hash=digest, repeat=repeat)
                 calls.append(JudgeCall(f"judge-pairwise:{task}", templates["judge-pairwise"], values, meta))
     return calls
 
@@ -133,10 +135,10 @@ def judge_bench(
     on_call: Callable[[JudgeCall, str], None] = lambda _call, _status: None,
 ) -> bool:
     """Judge everything a bench has logged for these drafts that is not judged yet; False if interrupted."""
-    from scribe.bench.runner import bench_runs, draft_hash
+    from scribe.bench.runner import bench_runs
 
     logged = list(runlog.iter_all())
-    calls = plan_judging(bench_runs(logged, bench), {draft_hash(d): d for d in drafts}, templates, judge, bench)
+    calls = plan_judging(bench_runs(logged, bench), {d.hash: d for d in drafts}, templates, judge, bench)
     todo = pending(calls, logged, force=force)
     on_total(len(todo))
     return run_judging(todo, client, runlog, judge, on_call=on_call)

@@ -95,12 +95,12 @@ def build_report(
     runs = list(runlog.iter_all(since=since))
     prefs = runlog.preferences(since=since)
     if bench is not None:
-        runs = [r for r in runs if r.meta.get("bench") == bench]
+        runs = [r for r in runs if r.meta.bench == bench]
         ids = {r.id for r in runs}
         prefs = [p for p in prefs if p.run_a in ids and p.run_b in ids]
     wanted = set(models or [])
     model = build_model(
-        runs, prefs, critique_schema=critique_schema, generated_at=utc_now(), report_machine=machine(),
+        runs, prefs, critique_schema=critique_schema, generated_at=utc_now(), report_machine=machine(), drafts=runlog.drafts(),
         keep_config=(lambda c: c in wanted or c.split("@")[0] in wanted) if wanted else (lambda _: True),
     )
     if not any(is_contest(r) for r in runs) or not model.latency:

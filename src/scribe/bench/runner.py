@@ -1,7 +1,7 @@
 """Bench runs: model configurations × tasks × drafts × repeats, through the same path as every call.
 
 Each item is prepared with `tasks.prepare` and run with `tasks.execute`, so it is logged like a CLI
-or TUI run, tagged with `meta["bench"]`. The run log is the only store: a rerun skips items whose
+or TUI run, tagged with its bench (`RunMeta.bench`). The run log is the only store: a rerun skips items whose
 result (same draft text, configuration, task, prompt version and repeat) is already there, and
 Ctrl-C loses nothing that finished. Items run one at a time in an interleaved order, so drift on a
 noisy machine (thermal throttling, a neighbour's job) spreads over every configuration.
@@ -9,22 +9,22 @@ noisy machine (thermal throttling, a neighbour's job) spreads over every configu
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from scribe.bench.aggregate import TASKS, WARMUP_TASK
-from scribe.calls import CallRequest, run_call
+from scribe.calls import run_call
 from scribe.chunking import heading_sections
 from scribe.errors import ScribeError
 from scribe.modelspec import ModelSpec
 from scribe.models import ModelClient
 from scribe.prompts import PromptTemplate
-from scribe.runlog import RunLog, RunRecord
+from scribe.runlog import CallRequest, RunLog, RunRecord
+from scribe.runmeta import EngineInfo, RunMeta
 from scribe.tasks import Draft, PreparedCall, Retriever, TaskInput, execute, load_draft, prepare
 
 
@@ -46,16 +46,8 @@ class BenchItem:
     draft: Draft
     repeat: int
 
-    @property
-    def draft_hash(self) -> str:
-        return draft_hash(self.draft)
-
     def key(self, prompt_version: str) -> tuple[str, str, str, str, int]:
-        return (self.draft_hash, self.spec.label, self.task, prompt_version, self.repeat)
-
-
-def draft_hash(draft: Draft) -> str:
-    return hashlib.sha256(draft.body.encode("utf-8")).hexdigest()[:16]
+        return (self.draft.hash, self.spec.label, self.task, prompt_version, self.repeat)
 
 
 def check_tasks(tasks: Sequence[str]) -> list[str]:
@@ -91,7 +83,7 @@ def load_options_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def describe_engine(client: ModelClient) -> dict[str, str]:
+def describe_engine(client: ModelClient) -> EngineInfo:
     """Which model server answered, and its version, for the report's "how to rerun" section."""
     import httpx
 
@@ -99,7 +91,7 @@ def describe_engine(client: ModelClient) -> dict[str, str]:
         ours = httpx.get(f"{client.host}/scribe/stats", timeout=5).status_code == 200
     except httpx.HTTPError:
         ours = False
-    return {"name": "scribe engine" if ours else "Ollama", "version": client.version(), "host": client.host}
+    return EngineInfo("scribe engine" if ours else "Ollama", client.version(), client.host)
 
 
 def plan(specs: Sequence[ModelSpec], tasks: Sequence[str], drafts: Sequence[Draft], repeats: int) -> list[BenchItem]:
@@ -115,10 +107,7 @@ def plan(specs: Sequence[ModelSpec], tasks: Sequence[str], drafts: Sequence[Draf
 
 def bench_runs(runs: Iterable[RunRecord], name: str) -> list[RunRecord]:
     """This bench's finished contestant runs (no warm-ups, no judge calls)."""
-    return [
-        r for r in runs
-        if r.meta.get("bench") == name and r.status == "ok" and r.task in TASKS and not r.meta.get("warmup")
-    ]
+    return [r for r in runs if r.meta.bench == name and r.status == "ok" and r.task in TASKS and not r.meta.warmup]
 
 
 def expand_section(draft: Draft) -> str | None:
@@ -144,7 +133,7 @@ class BenchRunner:
         settings: BenchSettings,
         *,
         retrieve: Retriever | None,
-        environment: dict[str, Any],
+        environment: RunMeta,
         on_item: Callable[[BenchItem, str], None] = lambda _item, _status: None,
     ) -> None:
         self.client, self.runlog, self.templates, self.settings = client, runlog, templates, settings
@@ -153,10 +142,11 @@ class BenchRunner:
 
     def finished(self) -> set[tuple[str, str, str, str, int]]:
         """Keys of the items this bench has already run to completion."""
-        return {
-            (r.meta.get("draft_hash", ""), r.meta.get("config", ""), r.task, r.prompt_version or "", int(r.meta.get("repeat", -1)))
-            for r in bench_runs(self.runlog.iter_all(), self.settings.name)
-        }
+        keys: set[tuple[str, str, str, str, int]] = set()
+        for r in bench_runs(self.runlog.iter_all(), self.settings.name):
+            m = r.meta
+            keys.add((m.draft_hash or "", m.config or "", r.task, r.prompt_version or "", -1 if m.repeat is None else m.repeat))
+        return keys
 
     def todo(self, items: Sequence[BenchItem], *, force: bool) -> list[BenchItem]:
         if force:
@@ -165,12 +155,13 @@ class BenchRunner:
         return [i for i in items if i.key(self.templates[i.task].version) not in done]
 
     def warm_up(self, specs: Sequence[ModelSpec]) -> None:
-        """One tiny call per model, so loading it is timed apart from steady-state latency."""
+        """One tiny call per model, so loading it is timed apart from steady-state latency; its meta
+        also records the environment (engine, machine, command) for the report."""
         for name in dict.fromkeys(spec.name for spec in specs):
             request = CallRequest(
                 task=WARMUP_TASK, model=name, messages=[{"role": "user", "content": "Say OK."}],
                 options={"num_predict": 1, "temperature": 0},
-                meta={"bench": self.settings.name, "warmup": True, "config": name, **self.environment},
+                meta=replace(self.environment, bench=self.settings.name, warmup=True, config=name),
             )
             run_call(self.client, self.runlog, request)
 
@@ -189,10 +180,7 @@ class BenchRunner:
         s = self.settings
         try:
             for item in items:
-                meta = {
-                    "bench": s.name, "config": item.spec.label, "draft_hash": item.draft_hash, "repeat": item.repeat,
-                    "warmup": False, "sections": s.sections, "words": s.words,
-                }
+                meta = RunMeta(bench=s.name, config=item.spec.label, repeat=item.repeat)  # the task adds the draft and what it asks
                 result = execute(self._prepare(item), self.client, self.runlog, model=item.spec.name, meta=meta)
                 if result.call.status == "ok":
                     progress.done += 1
