@@ -237,6 +237,9 @@ def test_judge_answers_are_parsed_or_rejected() -> None:
     assert parse_rubric('{"a": 4, "b": 9, "ok": true, "reason": "r"}') == ({"a": 4}, "r")
     assert parse_rubric('{"reason": "no scores"}') is None and parse_rubric('{"a": 4') is None
     assert parse_verdict('{"winner": "tie"}') == "tie" and parse_verdict('{"winner": "C"}') is None
+    assert parse_verdict('{"review_a": "r", "review_b": "r", "score_a": 7, "score_b": 4}') == "A"
+    assert parse_verdict('{"score_a": 3, "score_b": 8}') == "B" and parse_verdict('{"score_a": 5, "score_b": 5}') == "tie"
+    assert parse_verdict('{"score_a": true, "score_b": 2}') is None
 
 
 def test_recommendation_says_when_intervals_overlap_or_data_is_thin() -> None:

@@ -124,8 +124,15 @@ def parse_rubric(text: str) -> tuple[dict[str, int], str] | None:
 
 
 def parse_verdict(text: str) -> str | None:
+    """"A", "B" or "tie" from a pairwise answer: the higher of `score_a` and `score_b`, or (as
+    judge-pairwise answered before it scored each output) its `winner`; None if it is neither."""
     data = _json_object(text)
-    winner = data.get("winner") if data else None
+    if data is None:
+        return None
+    a, b = data.get("score_a"), data.get("score_b")
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in (a, b)):
+        return "A" if a > b else "B" if b > a else "tie"  # type: ignore[operator]
+    winner = data.get("winner")
     return winner if winner in ("A", "B", "tie") else None
 
 
