@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 
 from scribe.bench.checks import check_citations, check_outline
-from scribe.outline import as_markdown, outline_schema, parse_outline, render_markdown, unparsed
+from scribe.outline import as_markdown, bullet_pattern, outline_schema, parse_outline, render_markdown, unparsed
 from scribe.prompts import get_template
 
 REPLY = json.dumps({"title": "Retries", "sections": [
@@ -22,6 +23,17 @@ def test_the_schema_asks_for_exactly_the_sections_wanted_and_leaves_the_template
     assert base["properties"]["sections"]["maxItems"] == 20  # the template's own schema is not changed
     other = {"type": "object", "properties": {"points": {"type": "array"}}}
     assert outline_schema(other, 3) == other
+
+
+def test_bullets_cite_only_the_sources_given_and_at_most_twice() -> None:
+    """The 1.5B writer once ended a bullet with "[3] [4] [5] ... [190]" until num_predict cut it off."""
+    schema = outline_schema(get_template("outline", None).format, 3, sources=3)  # type: ignore[arg-type]
+    bullet = schema["properties"]["sections"]["items"]["properties"]["bullets"]["items"]
+    assert bullet["pattern"] == bullet_pattern(3)
+    allowed = re.compile(bullet_pattern(3))
+    assert all(allowed.match(b) for b in ["Keys make a retry safe", "Store the response [2]", "Lease the claim [1] [3]"])
+    assert not any(allowed.match(b) for b in ["Lease it [3] [4]", "a [1] [2] [3]", "[1] first", 'say "hi"', "two\nlines"])
+    assert not re.match(bullet_pattern(0), "Store the response [1]")  # no sources, no citations
 
 
 def test_a_reply_is_written_as_a_markdown_outline_with_its_citations() -> None:

@@ -29,16 +29,41 @@ class Outline:
     cut_off: bool = False  # unparsed because the reply reached num_predict
 
 
-def outline_schema(base: dict[str, Any], sections: int) -> dict[str, Any]:
-    """The template's schema asking for exactly `sections` sections.
+def outline_schema(base: dict[str, Any], sections: int, sources: int = 0) -> dict[str, Any]:
+    """The template's schema asking for exactly `sections` sections, each bullet held to
+    `bullet_pattern(sources)`.
 
-    A schema without a `sections` array (a workspace's own template) is returned as it is.
+    A schema without a `sections` array (a workspace's own template) is returned as it is, and a
+    bullet schema of its own (not a plain string) is kept.
     """
     schema = copy.deepcopy(base)
     array = schema.get("properties", {}).get("sections")
     if isinstance(array, dict) and array.get("type") == "array":
         array["minItems"] = array["maxItems"] = sections
+        bullet = array.get("items", {}).get("properties", {}).get("bullets", {}).get("items")
+        if isinstance(bullet, dict) and bullet.get("type") == "string" and len(bullet) == 1:
+            bullet["pattern"] = bullet_pattern(sources)
     return schema
+
+
+BULLET_WORDS = 16
+"""The most words a bullet may have (the prompt asks for at most 12)."""
+
+
+def bullet_pattern(sources: int) -> str:
+    """A bullet of at most `BULLET_WORDS` words, then at most two citations of sources given.
+
+    Left free, the 1.5B writer pasted the draft's paragraphs as bullets, and one that cited once
+    counted on ("... [3] [4] [5] ... [190]") until num_predict cut the whole outline off. Words
+    hold no brackets, quotes, backslashes or control characters, so the string needs no escapes,
+    and at most 18 letters, or a writer past its last word glues the rest of a sentence into one.
+    """
+    word = r'[^\[\]"\\\x00-\x20]{1,18}'  # a cap on letters too: past the last word, only the end is left
+    text = f"{word}( {word}){{0,{BULLET_WORDS - 1}}}"
+    if sources <= 0:
+        return f"^{text}$"
+    numbers = "|".join(str(n) for n in range(1, sources + 1))
+    return rf"^{text}( \[({numbers})\]){{0,2}}$"
 
 
 def _line(text: Any) -> str:

@@ -160,14 +160,15 @@ def retrieval_query(inp: TaskInput, values: dict[str, Any]) -> str:
     return truncate_to_tokens(text, QUERY_TOKENS)
 
 
-def task_format(template: PromptTemplate, inp: TaskInput) -> str | dict[str, Any] | None:
-    """The template's JSON schema made for this input: an outline's exact number of sections, a
-    critique's quotes drawn from the draft's sentences. Other formats are sent as they are."""
+def task_format(template: PromptTemplate, inp: TaskInput, sources: int = 0) -> str | dict[str, Any] | None:
+    """The template's JSON schema made for this input: an outline's exact number of sections and
+    citations of the `sources` given, a critique's quotes drawn from the draft's sentences. Other
+    formats are sent as they are."""
     fmt = template.format
     if not isinstance(fmt, dict) or template.output != "json":
         return fmt
     if template.name == "outline":
-        return outlines.outline_schema(fmt, inp.sections)
+        return outlines.outline_schema(fmt, inp.sections, sources)
     if template.name == "critique" and inp.draft is not None:
         return critiques.quote_schema(fmt, inp.draft.body)
     return fmt
@@ -200,7 +201,7 @@ def prepare(template: PromptTemplate, inp: TaskInput, retrieve: Retriever | None
     budget = source_budget(num_ctx, num_predict, prompt_tokens)
     sources = fit_sources(hits, budget)
     values["sources"] = format_sources(sources)
-    return PreparedCall(template, inp, template.render(values), merged, sources, task_format(template, inp), values)
+    return PreparedCall(template, inp, template.render(values), merged, sources, task_format(template, inp, len(sources)), values)
 
 
 def asked(prepared: PreparedCall, meta: RunMeta) -> RunMeta:
