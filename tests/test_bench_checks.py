@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from scribe.bench.checks import check_citations, check_critique, check_expand, check_outline
+from scribe.bench.checks import check_citations, check_critique, check_expand, check_outline, check_own_words
 
 # outline
 
@@ -251,3 +251,25 @@ def test_links_and_code_are_not_citations() -> None:
     )
     result = check_citations(text, n_sources=1)
     assert result.passed and result.citations == 1
+
+
+# outline in its own words
+
+GIVEN = """The draft, as data:
+<draft>
+Networks drop responses. A client sends charge 40 euros, the server charges the card, and the response
+gets lost on the way back. From the client's side, the request failed, and so it retries.
+</draft>"""
+
+
+def test_bullets_pasted_from_the_prompt_are_counted_as_copied() -> None:
+    pasted = "## Why\n- The server charges the card, and the response gets lost on the way back [1]\n- Retries are unavoidable\n"
+    result = check_own_words(pasted, GIVEN)
+    assert (result.passed, result.score) == (False, 0.5)
+    assert result.detail == "1 of 2 bullets copied from the draft or notes"
+
+
+def test_bullets_in_other_words_or_short_claims_pass() -> None:
+    own = "## Why\n- A lost reply looks like a failure, so clients retry\n- The response gets lost\n- Keys make retries safe\n"
+    assert check_own_words(own, GIVEN).passed and check_own_words(own, GIVEN).score == 1.0  # a short claim may share words
+    assert not check_own_words("# Title only\n", GIVEN).passed

@@ -229,6 +229,7 @@ def test_an_outline_logged_as_json_is_checked_as_the_markdown_the_author_read() 
     reply = json.dumps({"title": "T", "sections": [{"heading": "A", "bullets": ["x [1]", "y"]}, {"heading": "B", "bullets": ["z [3]"]}]})
     checks = run_checks(_record("outline", reply, input_text="in exactly 2 sections.", sources=2), SCHEMA)
     assert checks["outline structure"].passed and checks["citations"].invalid == (3,)
+    assert checks["outline own words"].detail == "0 of 3 bullets copied from the draft or notes"
     cut_off = run_checks(_record("outline", reply[:40], input_text="in exactly 2 sections.", sources=2), SCHEMA)
     assert not cut_off["outline structure"].passed
 

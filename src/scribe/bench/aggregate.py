@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scribe.bench.checks import CheckResult, check_citations, check_critique, check_expand, check_outline
+from scribe.bench.checks import CheckResult, check_citations, check_critique, check_expand, check_outline, check_own_words
 from scribe.bench.stats import (
     Comparison,
     Interval,
@@ -79,9 +79,9 @@ def run_checks(run: RunRecord, critique_schema: dict[str, Any], draft: str | Non
 
     What was asked (sections, words, the heading) is what the task layer recorded in the run's
     meta, and `draft` is the text the log keeps under the run's draft hash (`RunLog.drafts`); for
-    runs logged before either was recorded they are read from the prompt. Citations are checked
-    where the prompt demands them (outline, expand); a critique cites only where notes support a
-    fix, so it is not.
+    runs logged before either was recorded they are read from the prompt. An outline is also checked
+    for bullets copied from its prompt (the draft, the notes). Citations are checked where the prompt demands them
+    (outline, expand); a critique cites only where notes support a fix, so it is not.
     """
     m = run.meta
     text = as_markdown(run.output_text) if run.task == "outline" else run.output_text
@@ -89,6 +89,7 @@ def run_checks(run: RunRecord, critique_schema: dict[str, Any], draft: str | Non
     if run.task == "outline":
         sections = m.sections or _number_in_prompt(run, _SECTIONS)
         results["outline structure"] = check_outline(text, expected_sections=sections)
+        results["outline own words"] = check_own_words(text, run.input_text)
     elif run.task == "critique":
         quoted = draft if draft is not None else _in_prompt(run, _DRAFT) or ""
         results["critique schema + quotes"] = check_critique(text, quoted, schema=critique_schema)

@@ -150,6 +150,39 @@ def check_outline(text: str, *, expected_sections: int | None) -> OutlineCheck:
     )
 
 
+COPY_SHINGLE = 5
+"""Words per shingle when a bullet is compared with the draft."""
+COPY_MIN_WORDS = 8
+"""A bullet shorter than this is a claim or a step, whatever words it shares with the draft."""
+
+
+def _shingles(words: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + COPY_SHINGLE]) for i in range(len(words) - COPY_SHINGLE + 1)}
+
+
+def check_own_words(text: str, given: str) -> CheckResult:
+    """An outline whose bullets say what a section will make, not sentences lifted from what the
+    model was given (``given``: the prompt, with the draft and the notes).
+
+    A bullet (a top-level list item, citations removed) of at least ``COPY_MIN_WORDS`` words is
+    copied when half or more of its 5-word runs occur in ``given`` (words case-folded). A small
+    writer tends to paste the draft's or the notes' paragraphs as bullets: structurally an outline,
+    of no use to the author. ``score`` is the share of bullets not copied; passing needs 3 in 4.
+    """
+    seen = _shingles([w.casefold() for w in _WORD.findall(given)])
+    bullets = [_CITATION.sub(" ", line) for _, line in _prose_lines(text) if _TOP_LEVEL_ITEM.match(line)]
+    copied = 0
+    for bullet in bullets:
+        words = [w.casefold() for w in _WORD.findall(bullet)]
+        runs = _shingles(words)
+        if len(words) >= COPY_MIN_WORDS and runs and len(runs & seen) * 2 >= len(runs):
+            copied += 1
+    if not bullets:
+        return CheckResult(False, 0.0, "no bullets")
+    score = 1 - copied / len(bullets)
+    return CheckResult(score >= 0.75, score, f"{copied} of {len(bullets)} bullets copied from the draft or notes")
+
+
 def _normalise_quote(text: str) -> str:
     return " ".join(text.translate(_QUOTE_MARKS).split())
 
