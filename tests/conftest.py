@@ -46,6 +46,17 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(HOOKS_DIR), os.environ.get("PYTHONPATH")) if p)
 
 
+ENGINE_FIXTURES = frozenset({"session_engine", "engine_url", "engine_stats", "workspace", "indexed_notes", "indexed_workspace"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that reaches the engine through a fixture `engine`; tests that start engines
+    of their own carry the mark in their module. `pytest -m "not engine"` then runs the rest fast."""
+    for item in items:
+        if ENGINE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.engine)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     for folder in _record_dir:
         shutil.rmtree(folder, ignore_errors=True)

@@ -137,6 +137,7 @@ def auto_workspace(tmp_path: Path):  # type: ignore[no-untyped-def]
             pass
 
 
+@pytest.mark.engine
 def test_auto_starts_the_embedded_engine_once_and_reuses_it(auto_workspace: Path) -> None:
     env = {"OLLAMA_HOST": f"http://127.0.0.1:{free_port()}"}
     first = run_scribe("ask", "hello", "--num-predict", "4", cwd=auto_workspace, env=env)

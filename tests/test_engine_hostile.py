@@ -16,6 +16,8 @@ import pytest
 
 from conftest import EMBED_MODEL, MODEL, start_engine, stop_engine
 
+pytestmark = pytest.mark.engine  # these start engines of their own
+
 HUGE_PROMPT = " ".join(f"word{i}" for i in range(30_000))
 
 

@@ -11,6 +11,8 @@ import httpx
 import pytest
 
 from conftest import start_engine, stop_engine
+
+pytestmark = pytest.mark.engine  # these start engines of their own
 from scribe.engine.runtime import default_threads
 
 

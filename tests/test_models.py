@@ -99,6 +99,7 @@ def test_cancel_keeps_partial_text_and_stops_the_engine(engine_url: str, engine_
     assert after["tokens_generated"] - before["tokens_generated"] < 100
 
 
+@pytest.mark.engine
 def test_engine_killed_mid_stream_keeps_partial_and_fails(tmp_path: Path) -> None:
     """A real fault: the server process dies with SIGKILL while tokens are streaming."""
     proc, url = start_engine(tmp_path)

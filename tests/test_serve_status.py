@@ -16,6 +16,8 @@ import httpx
 import pytest
 
 from conftest import MODEL, run_scribe, start_engine, stop_engine
+
+pytestmark = pytest.mark.engine  # these start engines of their own
 from scribe.doctor import background_engine
 from test_models import free_port
 
