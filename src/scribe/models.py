@@ -10,11 +10,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from scribe.errors import HostUnreachable, ModelNotFound, ModelRequestError
-from scribe.runlog import RunOutcome
+from scribe.runlog import CallTimings, RunOutcome
 
 Status = Literal["ok", "failed", "cancelled"]
 Message = dict[str, str]
@@ -26,19 +26,9 @@ START_HINT = (
 )
 
 
-@dataclass
-class CallMetrics:
-    """Timings of one call: the client's own clock plus the durations Ollama reports (nanoseconds)."""
-
-    ttft_ms: float | None = None
-    wall_ms: float | None = None
-    total_duration_ns: int | None = None
-    load_duration_ns: int | None = None
-    prompt_eval_count: int | None = None
-    prompt_eval_duration_ns: int | None = None
-    eval_count: int | None = None
-    eval_duration_ns: int | None = None
-    done_reason: str | None = None
+@dataclass(kw_only=True)
+class CallMetrics(CallTimings):
+    """A call's timings as they are measured; the rates follow from Ollama's counts and durations."""
 
     @property
     def prompt_tps(self) -> float | None:
@@ -78,13 +68,8 @@ class CallResult:
     def log_values(self) -> RunOutcome:
         """This result as the run log records it (the columns `RunLog.finish` fills)."""
         m = self.metrics
-        return RunOutcome(
-            status=self.status, output_text=self.text, error=self.error, ttft_ms=m.ttft_ms, wall_ms=m.wall_ms,
-            total_duration_ns=m.total_duration_ns, load_duration_ns=m.load_duration_ns,
-            prompt_eval_count=m.prompt_eval_count, prompt_eval_duration_ns=m.prompt_eval_duration_ns,
-            eval_count=m.eval_count, eval_duration_ns=m.eval_duration_ns, prompt_tps=m.prompt_tps,
-            eval_tps=m.eval_tps, done_reason=m.done_reason,
-        )
+        return RunOutcome(status=self.status, output_text=self.text, error=self.error,
+                          prompt_tps=m.prompt_tps, eval_tps=m.eval_tps, **asdict(m))
 
 
 @dataclass

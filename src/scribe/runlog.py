@@ -132,12 +132,10 @@ class CallRequest:
 
 
 @dataclass(kw_only=True)
-class RunOutcome:
-    """How a call ended: the columns `RunLog.finish` fills (models.CallResult.log_values makes one)."""
+class CallTimings:
+    """Timings of one call: the client's own clock plus the durations Ollama reports (nanoseconds).
+    Declared once: models.CallMetrics measures them, and they are run log columns (RunOutcome)."""
 
-    status: str  # "ok", "failed" or "cancelled" ("running" until the row is finished)
-    output_text: str = ""
-    error: str | None = None
     ttft_ms: float | None = None
     wall_ms: float | None = None
     total_duration_ns: int | None = None
@@ -146,9 +144,18 @@ class RunOutcome:
     prompt_eval_duration_ns: int | None = None
     eval_count: int | None = None
     eval_duration_ns: int | None = None
+    done_reason: str | None = None
+
+
+@dataclass(kw_only=True)
+class RunOutcome(CallTimings):
+    """How a call ended: the columns `RunLog.finish` fills (models.CallResult.log_values makes one)."""
+
+    status: str  # "ok", "failed" or "cancelled" ("running" until the row is finished)
+    output_text: str = ""
+    error: str | None = None
     prompt_tps: float | None = None
     eval_tps: float | None = None
-    done_reason: str | None = None
 
 
 FINISH_COLUMNS = tuple(f.name for f in fields(RunOutcome))
