@@ -1,41 +1,54 @@
 """Batch critique: every draft × model, bounded concurrency, spread over one or more model servers.
 
-Each result is written to its own file as soon as it finishes, keyed by the draft's hash, the model
-configuration and the prompt version, so a second run skips what is done and Ctrl-C loses nothing
-that finished. A request goes to the least-busy healthy host; a host that fails is marked down and
-the item is retried on another.
+The scheduling is the shared executor's (`scribe.bench.executor`: least-busy host, draft affinity,
+failover to another host, resume, Ctrl-C); this module says what one item is: retrieval and
+rendering, the call, and the result file, written as soon as the item finishes.
+
+An item is already done when its result file in the output folder names a run that the run log
+holds as ok for the same draft text, model configuration and prompt version. Both must hold: the
+log is the record of what ran, the file is what the author reads, so a deleted file is written
+again, and so is a file the log does not vouch for (stale, copied in, or a log moved aside).
 
 An item's retrieval runs on the host it was given, after the host is acquired, so embedding the
 query is part of that host's work (never a queue in front of one host) and model configurations of
-one draft share one retrieval. A host takes the items of one draft in a row (`DraftQueue`): the
-prompt differs only in the model's options, so the host finds it already evaluated in its cache.
+one draft share one retrieval.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import queue
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scribe.errors import HostUnreachable, ScribeError
+from scribe.bench.executor import Executor, HostPool, Job, Outcome, raise_if_unfinished
+from scribe.errors import ScribeError
 from scribe.files import atomic_write
-from scribe.modelspec import ModelSpec
+from scribe.grounding import Hit
 from scribe.models import ModelClient
+from scribe.modelspec import ModelSpec
 from scribe.prompts import PromptTemplate
 from scribe.runlog import RunLog
 from scribe.runmeta import RunMeta
-from scribe.grounding import Hit
-from scribe.tasks import Draft, PreparedCall, Retriever, TaskInput, TaskResult, execute, prepare
+from scribe.tasks import (
+    Draft,
+    PreparedCall,
+    Retriever,
+    TaskInput,
+    TaskResult,
+    execute,
+    load_draft,
+    prepare,
+)
+
+Record = dict[str, Any]  # an item's result file: the task's result plus what it ran on
 
 
-@dataclass
+@dataclass(frozen=True)
 class BatchItem:
     draft: Draft
     spec: ModelSpec
@@ -46,102 +59,47 @@ class BatchItem:
 
     @property
     def draft_hash(self) -> str:
+        """The full hash the result file records (the run log names the draft by `Draft.hash`)."""
         return hashlib.sha256(self.draft.body.encode("utf-8")).hexdigest()
+
+    def key(self, prompt_version: str) -> tuple[str, str, str]:
+        """What makes a result reusable: the same draft text, model configuration and prompt version."""
+        return (self.draft.hash, self.spec.label, prompt_version)
 
     def out_path(self, out_dir: Path) -> Path:
         stem = Path(self.draft.rel_path or self.draft.title).stem
         return out_dir / f"{stem}--{self.spec.slug}.json"
 
 
-@dataclass
-class ItemOutcome:
-    item: BatchItem
-    status: str  # "done", "skipped", "failed", "cancelled"
-    host: str | None = None
-    attempts: int = 0
-    error: str | None = None
-    result: dict[str, Any] = field(default_factory=dict)
-
-    def summary_row(self) -> dict[str, Any]:
-        critique = self.result.get("critique") or {}
-        metrics = self.result.get("metrics") or {}
-        return {
-            "draft": self.item.draft.rel_path, "model": self.item.spec.label, "status": self.status,
-            "host": self.host, "attempts": self.attempts, "error": self.error,
-            "parsed": critique.get("parsed"), "issues": len(critique.get("issues") or []),
-            "ungrounded": critique.get("ungrounded"), "ttft_ms": metrics.get("ttft_ms"),
-            "eval_tps": metrics.get("eval_tps"), "wall_ms": metrics.get("wall_ms"),
-            "run_id": self.result.get("run_id"),
-        }
+ItemOutcome = Outcome[BatchItem, Record]
 
 
-class HostPool:
-    """Least-busy choice among healthy hosts; a failing host is taken out of rotation."""
-
-    def __init__(self, hosts: list[str]) -> None:
-        self.clients = {host: ModelClient(host) for host in hosts}
-        self.busy = {host: 0 for host in hosts}
-        self.down: set[str] = set()
-        self._lock = threading.Lock()
-
-    def acquire(self, tried: set[str]) -> str | None:
-        with self._lock:
-            candidates = [h for h in self.busy if h not in self.down and h not in tried]
-            if not candidates:
-                return None
-            host = min(candidates, key=lambda h: self.busy[h])
-            self.busy[host] += 1
-            return host
-
-    def release(self, host: str, *, failed: bool) -> None:
-        with self._lock:
-            self.busy[host] -= 1
-            if failed:
-                self.down.add(host)
+def summary_row(outcome: ItemOutcome) -> dict[str, Any]:
+    """One line of summary.json (and of the CLI's table)."""
+    result = outcome.result or {}
+    critique = result.get("critique") or {}
+    metrics = result.get("metrics") or {}
+    return {
+        "draft": outcome.item.draft.rel_path, "model": outcome.item.spec.label, "status": outcome.status,
+        "host": outcome.host, "attempts": outcome.attempts, "error": outcome.error,
+        "parsed": critique.get("parsed"), "issues": len(critique.get("issues") or []),
+        "ungrounded": critique.get("ungrounded"), "ttft_ms": metrics.get("ttft_ms"),
+        "eval_tps": metrics.get("eval_tps"), "wall_ms": metrics.get("wall_ms"),
+        "run_id": result.get("run_id"),
+    }
 
 
-class DraftQueue:
-    """Items waiting for a host, handed out draft by draft.
-
-    A host first takes the rest of a draft it has started, then a draft no host has started, and
-    only when neither is left an item of a draft another host owns (so no host idles at the end).
-    Every model configuration of a draft renders the same prompt unless its num_ctx differs, and
-    llama.cpp and Ollama keep the last prompt evaluated: the draft's second item skips most of it.
-    """
-
-    def __init__(self, items: list[BatchItem]) -> None:
-        self._items = list(items)
-        self._owner: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def take(self, host: str) -> BatchItem | None:
-        with self._lock:
-            if not self._items:
-                return None
-            pick = (next((i for i in self._items if self._owner.get(i.draft_key) == host), None)
-                    or next((i for i in self._items if i.draft_key not in self._owner), None)
-                    or self._items[0])
-            self._items.remove(pick)
-            self._owner.setdefault(pick.draft_key, host)
-            return pick
-
-    def drain(self) -> list[BatchItem]:
-        with self._lock:
-            left, self._items = self._items, []
-            return left
-
-
-def is_done(path: Path, item: BatchItem, prompt_version: str) -> bool:
-    """A finished result for this exact draft text, model configuration and prompt version exists."""
+def _read_record(path: Path) -> Record | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return (data.get("draft_hash"), data.get("model"), data.get("prompt_version"), data.get("status")) == (
-        item.draft_hash, item.spec.label, prompt_version, "ok")
+        return None
+    return data if isinstance(data, dict) else None
 
 
 class BatchRun:
+    """One batch: its items run by the executor, each result written to `out_dir` as it finishes."""
+
     def __init__(
         self,
         template: PromptTemplate,
@@ -156,7 +114,7 @@ class BatchRun:
     ) -> None:
         self.template, self.pool, self.runlog, self.out_dir = template, pool, runlog, out_dir
         self.retrieve_with, self.jobs, self.force, self.on_item = retrieve_with, max(1, jobs), force, on_item
-        self.cancel = threading.Event()
+        self.clients = {host: ModelClient(host) for host in pool.hosts}
         self.interrupted = False
         self._prepared: dict[tuple[str, str], PreparedCall] = {}
         self._hits: dict[tuple[str, str, int], Sequence[Hit]] = {}
@@ -185,114 +143,80 @@ class BatchRun:
                 self._prepared[key] = prepare(self.template, inp, retriever, options=item.spec.options)
             return self._prepared[key]
 
-    def _work(self, waiting: DraftQueue, finished: queue.Queue[ItemOutcome]) -> None:
-        """One slot of concurrency: take the least-busy host, then the item that suits it best."""
-        while not self.cancel.is_set():
-            host = self.pool.acquire(set())
-            if host is None:
-                return
-            item = waiting.take(host)
-            if item is None:
-                self.pool.release(host, failed=False)
-                return
-            finished.put(self._run_one(item, host))
+    def run_item(self, item: BatchItem, host: str, cancel: threading.Event) -> Record:
+        """The executor's work: one item on `host`, its files written once the call is ok."""
+        client = self.clients[host]
+        result = execute(
+            self._prepare(item, client), client, self.runlog, model=item.spec.name, options=item.spec.options,
+            meta=RunMeta(via="batch", model_spec=item.spec.label), cancel=cancel,
+        )
+        raise_if_unfinished(result.call)
+        return self._write(item, result, host)
 
-    def _run_one(self, item: BatchItem, host: str | None) -> ItemOutcome:
-        """Run `item` on `host` (already acquired); if that host fails, on another healthy one."""
-        outcome = ItemOutcome(item, "failed")
-        tried: set[str] = set()
-        while not self.cancel.is_set():
-            if host is None:
-                host = self.pool.acquire(tried)
-                if host is None:
-                    outcome.error = outcome.error or "no healthy host left"
-                    return outcome
-            tried.add(host)
-            outcome.host, outcome.attempts = host, outcome.attempts + 1
-            try:
-                prepared = self._prepare(item, self.pool.clients[host])
-                result: TaskResult = execute(
-                    prepared, self.pool.clients[host], self.runlog, model=item.spec.name,
-                    options=item.spec.options, meta=RunMeta(via="batch", model_spec=item.spec.label),
-                    cancel=self.cancel,
-                )
-            except HostUnreachable as exc:
-                self.pool.release(host, failed=True)
-                outcome.error, host = str(exc), None
-                continue
-            except ScribeError as exc:  # the model or the request is at fault, not the host: no retry
-                self.pool.release(host, failed=False)
-                outcome.error = str(exc)
-                return outcome
-            self.pool.release(host, failed=result.call.status == "failed")
-            if result.call.status == "cancelled":
-                outcome.status, outcome.error = "cancelled", result.call.error
-                return outcome
-            if result.call.status == "failed":  # the stream broke: that host is in trouble, try another
-                outcome.error, host = result.call.error, None
-                continue
-            outcome.status, outcome.result = "done", result.to_dict()
-            self._write(item, outcome)
-            return outcome
-        if host is not None and outcome.attempts == 0:
-            self.pool.release(host, failed=False)
-        outcome.status = "cancelled"
-        return outcome
-
-    def _write(self, item: BatchItem, outcome: ItemOutcome) -> None:
-        path = item.out_path(self.out_dir)
+    def _write(self, item: BatchItem, result: TaskResult, host: str) -> Record:
         record = {
-            **outcome.result,
+            **result.to_dict(),
             "draft": item.draft.rel_path, "draft_hash": item.draft_hash, "model": item.spec.label,
-            "prompt": self.template.name, "prompt_version": self.template.version, "status": "ok",
-            "host": outcome.host,
+            "prompt": self.template.name, "prompt_version": self.template.version, "status": "ok", "host": host,
         }
+        path = item.out_path(self.out_dir)
         atomic_write(path, json.dumps(record, indent=2))
-        atomic_write(path.with_suffix(".md"), f"# {item.draft.title} — {item.spec.label}\n\n{outcome.result['output']}")
+        atomic_write(path.with_suffix(".md"), f"# {item.draft.title} — {item.spec.label}\n\n{result.output}")
+        return record
+
+    def finished(self, items: Sequence[BatchItem]) -> dict[tuple[str, str, str], Record]:
+        """The results already done, by item key: a file in `out_dir` naming a run the log holds as ok."""
+        done: dict[tuple[str, str, str], Record] = {}
+        for item in items:
+            record = _read_record(item.out_path(self.out_dir))
+            if record is not None and self._logged_ok(record.get("run_id"), item):
+                done[item.key(self.template.version)] = record
+        return done
+
+    def _logged_ok(self, run_id: object, item: BatchItem) -> bool:
+        run = self.runlog.get(run_id) if isinstance(run_id, int) else None
+        return run is not None and run.status == "ok" and (run.meta.draft_hash, run.meta.model_spec, run.prompt_version) == (
+            item.draft.hash, item.spec.label, self.template.version)
 
     def run(self, items: list[BatchItem]) -> list[ItemOutcome]:
         """Run all items. Ctrl-C stops the streams in flight and returns what finished
         (`interrupted` is then set); finished results are already on disk."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        outcomes: list[ItemOutcome] = []
-        todo = []
-        for item in items:
-            path = item.out_path(self.out_dir)
-            if not self.force and is_done(path, item, self.template.version):
-                outcomes.append(ItemOutcome(item, "skipped", result=json.loads(path.read_text(encoding="utf-8"))))
-                self.on_item(outcomes[-1])
-            else:
-                todo.append(item)
-        waiting = DraftQueue(todo)
-        finished: queue.Queue[ItemOutcome] = queue.Queue()
-        executor = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="batch")
-        workers = [executor.submit(self._work, waiting, finished) for _ in range(min(self.jobs, len(todo)))]
+        jobs = [Job(item, item.draft_key, item.key(self.template.version)) for item in items]
+        executor: Executor[BatchItem, Record] = Executor(self.run_item, self.pool, jobs=self.jobs, on_outcome=self.on_item)
+        execution = executor.run(jobs, finished=self.finished(items), force=self.force)
+        self.interrupted = execution.interrupted
+        return execution.outcomes
+
+
+def load_drafts(paths: Sequence[Path], root: Path) -> tuple[list[Draft], list[str]]:
+    """The drafts that load, and why each of the others did not: one unreadable file should not
+    stop the rest of a batch (the batch still fails at the end, naming it)."""
+    drafts: list[Draft] = []
+    problems: list[str] = []
+    for path in paths:
         try:
-            while not all(w.done() for w in workers) or not finished.empty():
-                try:
-                    outcomes.append(finished.get(timeout=0.5))
-                except queue.Empty:
-                    continue
-                self.on_item(outcomes[-1])
-        except KeyboardInterrupt:
-            self.interrupted = True
-            self.cancel.set()
-            executor.shutdown(wait=True)
-            while not finished.empty():
-                outcomes.append(finished.get_nowait())
-        executor.shutdown(wait=True)
-        for worker in workers:
-            worker.result()  # a bug in a worker surfaces here instead of vanishing with its thread
-        if not self.interrupted:
-            for item in waiting.drain():  # every host went down before these started
-                outcomes.append(ItemOutcome(item, "failed", error="no healthy host left"))
-                self.on_item(outcomes[-1])
-        return outcomes
+            drafts.append(load_draft(path, root))
+        except ScribeError as exc:
+            problems.append(str(exc))
+    return drafts, problems
 
 
 def write_summary(out_dir: Path, outcomes: list[ItemOutcome]) -> Path:
-    rows = [o.summary_row() for o in outcomes]
+    rows = [summary_row(o) for o in outcomes]
     totals = {status: sum(1 for r in rows if r["status"] == status) for status in ("done", "skipped", "failed", "cancelled")}
     path = out_dir / "summary.json"
     atomic_write(path, json.dumps({"totals": totals, "items": rows}, indent=2))
     return path
+
+
+def failure(outcomes: Sequence[ItemOutcome], *, interrupted: bool, unloaded: int, out_dir: Path) -> str | None:
+    """Why the batch exits non-zero, in one line, or None when every item is done or skipped."""
+    if interrupted:
+        kept = sum(1 for o in outcomes if o.status == "done")
+        return f"interrupted: {kept} results kept in {out_dir}; run again to finish"
+    failed = [o for o in outcomes if o.status in ("failed", "cancelled")]
+    if not failed and not unloaded:
+        return None
+    listing = "; ".join(f"{o.item.draft.rel_path} × {o.item.spec.label}: {o.error}" for o in failed)
+    return f"{len(failed)} of {len(outcomes)} items failed{': ' + listing if listing else ''}"

@@ -634,36 +634,36 @@ def critique(
 def _critique_batch(drafts: list[Path], *, model: list[str] | None, k: int, as_json: bool, out: Path, jobs: int,
                     hosts: list[str] | None, force: bool, engine: str | None) -> None:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from scribe.batch import BatchItem, BatchRun, HostPool, write_summary
+    from scribe.batch import (
+        BatchItem,
+        BatchRun,
+        HostPool,
+        failure,
+        load_drafts,
+        summary_row,
+        write_summary,
+    )
     from scribe.modelspec import parse_model_spec
     from scribe.prompts import get_template
-    from scribe.tasks import load_draft
 
     ws = _workspace()
     given = [parse_model_spec(m) for m in model or []]
-    loaded = []
-    for path in drafts:
-        try:
-            loaded.append(load_draft(path, ws.root))
-        except ScribeError as exc:
-            _stderr(f"[yellow]skipped:[/yellow] {exc}")
+    loaded, unreadable = load_drafts(drafts, ws.root)
+    for problem in unreadable:
+        _stderr(f"[yellow]skipped:[/yellow] {_escape(problem)}")
     template = get_template("critique", ws.root)
-    console = Console(stderr=True, highlight=False)
     with _task_session(ws, (hosts or [None])[0], engine, k) as (client, runlog, retrieval):
         specs = given or [parse_model_spec(_writer(ws, client))]
         items = [BatchItem(d, s) for d in loaded for s in specs]
-        pool = HostPool(hosts or [client.host])
-        columns = (TextColumn("critique"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-            task = bar.add_task("batch", total=len(items))
-            run = BatchRun(template, pool, runlog, out, retrieve_with=retrieval.using if retrieval else None, jobs=jobs, force=force,
-                           on_item=lambda _: bar.advance(task))
+        with _progress_bar() as bar:
+            row = bar.add_task("critique", total=len(items))
+            run = BatchRun(template, HostPool(hosts or [client.host]), runlog, out, retrieve_with=retrieval.using if retrieval else None,
+                           jobs=jobs, force=force, on_item=lambda _: bar.advance(row))
             outcomes = run.run(items)
     summary = write_summary(out, outcomes)
-    rows = [o.summary_row() for o in outcomes]
+    rows = [summary_row(o) for o in outcomes]
     if as_json:
         _print_json({"summary": str(summary), "items": rows})
     else:
@@ -673,12 +673,25 @@ def _critique_batch(drafts: list[Path], *, model: list[str] | None, k: int, as_j
                           f"{r['ttft_ms']:.0f}" if r["ttft_ms"] else "-", f"{r['eval_tps']:.1f}" if r["eval_tps"] else "-", r["host"] or "-")
         Console().print(table)
         _stderr(f"[dim]results in {out}/, summary in {summary}[/dim]")
-    failed = [o for o in outcomes if o.status in ("failed", "cancelled")]
-    if run.interrupted:
-        raise ScribeError(f"interrupted: {sum(1 for o in outcomes if o.status == 'done')} results kept in {out}; run again to finish")
-    if failed or len(loaded) < len(drafts):
-        listing = "; ".join(f"{o.item.draft.rel_path} × {o.item.spec.label}: {o.error}" for o in failed)
-        raise ScribeError(f"{len(failed)} of {len(items)} items failed{': ' + listing if listing else ''}")
+    if problem := failure(outcomes, interrupted=run.interrupted, unloaded=len(unreadable), out_dir=out):
+        raise ScribeError(problem)
+
+
+def _progress_bar() -> Any:
+    """A Rich progress bar on stderr, drawn only on a terminal and gone when done; a row's
+    description names the step."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    console = Console(stderr=True, highlight=False)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
 
 
 @app.command("run")
