@@ -734,11 +734,11 @@ def prompts(as_json: JsonOpt = False) -> None:
 @app.command()
 def bench(
     model: ModelOpt = None,
-    task: Annotated[Optional[list[str]], typer.Option("--task", "-t", help="outline, critique or expand (repeatable; default: all three).", show_default=False)] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="outline, critique or expand (repeatable; default: all three).", show_default=False)] = None,
     drafts: Annotated[Path, typer.Option("--drafts", help="Folder of markdown drafts to run every task on.")] = Path("notes/drafts"),
     repeats: Annotated[int, typer.Option("--repeats", "-n", min=1, help="Runs of each model × task × draft.")] = 2,
-    judge: Annotated[Optional[str], typer.Option("--judge", help="Model (with options) that scores every output and compares each pair of configurations in both orders.", show_default=False)] = None,
-    options_file: Annotated[Optional[Path], typer.Option("--options-file", help="JSON or TOML mapping of model options for every configuration, e.g. {\"num_predict\": 96}.", show_default=False)] = None,
+    judge: Annotated[str | None, typer.Option("--judge", help="Model (with options) that scores every output and compares each pair of configurations in both orders.", show_default=False)] = None,
+    options_file: Annotated[Path | None, typer.Option("--options-file", help="JSON or TOML mapping of model options for every configuration, e.g. {\"num_predict\": 96}.", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", help="Report folder; its name names the bench, so a rerun resumes it.")] = Path("reports/bench"),
     sections: Annotated[int, typer.Option(min=1, max=20, help="Sections an outline asks for.")] = 5,
     words: Annotated[int, typer.Option(min=20, help="Words an expansion asks for.")] = 150,
@@ -756,16 +756,14 @@ def bench(
     """
     import shlex
 
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from scribe.bench.judge import judge_bench
-    from scribe.bench.machine import machine
-    from scribe.bench.report import build_report
-    from scribe.bench.runner import BenchRunner, BenchSettings, check_tasks, describe_engine, find_drafts, load_options_file, plan
+    from scribe.bench.run import BenchConfig, BenchEvents, load_templates, run_bench
+    from scribe.bench.runner import (
+        BenchSettings,
+        check_tasks,
+        find_drafts,
+        load_options_file,
+    )
     from scribe.modelspec import parse_model_spec
-    from scribe.prompts import get_template
-    from scribe.runmeta import RunMeta
 
     ws = _workspace()
     tasks = check_tasks(task or [])
@@ -773,44 +771,28 @@ def bench(
     judge_spec = parse_model_spec(judge) if judge else None
     loaded = find_drafts(drafts, ws.root)
     settings = BenchSettings(out.name, sections=sections, words=words, k=k, options=load_options_file(options_file) if options_file else {})
-    names = [*tasks, *([f"judge-{t}" for t in tasks] + ["judge-pairwise"] if judge_spec else [])]
-    templates = {name: get_template(name, ws.root) for name in names}
-    console = Console(stderr=True, highlight=False)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with _task_session(ws, host, engine, k) as (client, runlog, retrieval):
-        specs = list({s.label: s for s in (given or [parse_model_spec(_writer(ws, client))])}.values())
-        environment = RunMeta(engine=describe_engine(client), machine=machine(), command="scribe " + shlex.join(sys.argv[1:]))
-        runner = BenchRunner(client, runlog, templates, settings, retrieve=retrieval.using(client) if retrieval else None,
-                             environment=environment)
-        planned = plan(specs, tasks, loaded, repeats)
-        items = runner.todo(planned, force=force)
-        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-            if items:
-                bar_task = bar.add_task("warm-up", total=None)
-                runner.warm_up(specs)
-                bar.update(bar_task, description="bench", total=len(items), completed=0)
-                runner.on_item = lambda _item, _status: bar.advance(bar_task)
-            progress = runner.run(items)
-            if judge_spec is not None and not progress.interrupted:
-                judge_task = bar.add_task("judge", total=None)
-                progress.interrupted = not judge_bench(
-                    client, runlog, judge_spec, templates, loaded, settings.name, force=force,
-                    on_total=lambda n: bar.update(judge_task, total=n), on_call=lambda _call, _status: bar.advance(judge_task))
-        if progress.interrupted:
-            raise ScribeError(f"interrupted: {progress.done} new results kept in {runlog.path}; run the same command again to resume")
-        schema = get_template("critique", ws.root).format
-        files = build_report(runlog, out, critique_schema=schema, bench=settings.name)  # type: ignore[arg-type]
-    skipped = len(planned) - len(items)
+    templates = load_templates(tasks, judging=judge_spec is not None, root=ws.root)
+    with _task_session(ws, host, engine, k) as (client, runlog, retrieval), _progress_bar() as bar:
+        row = bar.add_task("bench", total=None)
+        config = BenchConfig(given or [parse_model_spec(_writer(ws, client))], tasks, loaded, repeats, settings, templates,
+                             judge=judge_spec, force=force)
+        events = BenchEvents(phase=lambda name, total: bar.update(row, description=name, total=total, completed=0),
+                             advance=lambda: bar.advance(row))
+        result = run_bench(client, runlog, config, retrieve=retrieval.using(client) if retrieval else None, out=out,
+                           command="scribe " + shlex.join(sys.argv[1:]), events=events)
+        files = result.files
+        if files is None:  # Ctrl-C: no judging, no report
+            raise ScribeError(f"interrupted: {result.done} new results kept in {runlog.path}; run the same command again to resume")
     if as_json:
-        _print_json({"bench": settings.name, "done": progress.done, "skipped": skipped, "failed": progress.failed,
+        _print_json({"bench": result.name, "done": result.done, "skipped": result.skipped, "failed": result.failed,
                      "files": [str(p) for p in files.paths]})
     else:
         for rec in files.model.recommendations:
             print(rec.text)
-        _stderr(f"[dim]{progress.done} runs, {skipped} already done; report in {out}/report.html"
+        _stderr(f"[dim]{result.done} runs, {result.skipped} already done; report in {out}/report.html"
                 f"{' (' + files.charts_note + ')' if files.charts_note else ''}[/dim]")
-    if progress.failed:
-        raise ScribeError(f"{len(progress.failed)} of {len(items)} runs failed: " + "; ".join(progress.failed[:3]))
+    if result.failed:
+        raise ScribeError(f"{len(result.failed)} of {result.todo} runs failed: " + "; ".join(result.failed[:3]))
 
 
 @app.command()

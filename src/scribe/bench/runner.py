@@ -1,15 +1,19 @@
 """Bench runs: model configurations × tasks × drafts × repeats, through the same path as every call.
 
 Each item is prepared with `tasks.prepare` and run with `tasks.execute`, so it is logged like a CLI
-or TUI run, tagged with its bench (`RunMeta.bench`). The run log is the only store: a rerun skips items whose
-result (same draft text, configuration, task, prompt version and repeat) is already there, and
-Ctrl-C loses nothing that finished. Items run one at a time in an interleaved order, so drift on a
-noisy machine (thermal throttling, a neighbour's job) spreads over every configuration.
+or TUI run, tagged with its bench (`RunMeta.bench`). The run log is the only store: a rerun skips
+items whose result (same draft text, configuration, task, prompt version and repeat) is already
+there. The shared executor (`bench.executor`) runs the items, one at a time and in the planned
+interleaved order, so drift on a noisy machine (thermal throttling, a neighbour's job) spreads over
+every configuration; it also keeps what finished on Ctrl-C. A server whose stream breaks is taken
+out, so the rest of the bench fails at once instead of timing a server in trouble; the same command
+resumes. `bench.run` puts the steps together.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -17,15 +21,34 @@ from pathlib import Path
 from typing import Any
 
 from scribe.bench.aggregate import TASKS, WARMUP_TASK
+from scribe.bench.executor import (
+    Execution,
+    Executor,
+    HostPool,
+    Job,
+    Outcome,
+    raise_if_unfinished,
+)
 from scribe.calls import run_call
 from scribe.chunking import heading_sections
 from scribe.errors import ScribeError
-from scribe.modelspec import ModelSpec
 from scribe.models import ModelClient
+from scribe.modelspec import ModelSpec
 from scribe.prompts import PromptTemplate
 from scribe.runlog import CallRequest, RunLog, RunRecord
-from scribe.runmeta import EngineInfo, RunMeta
-from scribe.tasks import Draft, PreparedCall, Retriever, TaskInput, execute, load_draft, prepare
+from scribe.runmeta import RunMeta
+from scribe.tasks import (
+    Draft,
+    PreparedCall,
+    Retriever,
+    TaskInput,
+    TaskResult,
+    execute,
+    load_draft,
+    prepare,
+)
+
+Key = tuple[str, str, str, str, int]  # draft hash, configuration, task, prompt version, repeat
 
 
 @dataclass(frozen=True)
@@ -46,7 +69,7 @@ class BenchItem:
     draft: Draft
     repeat: int
 
-    def key(self, prompt_version: str) -> tuple[str, str, str, str, int]:
+    def key(self, prompt_version: str) -> Key:
         return (self.draft.hash, self.spec.label, self.task, prompt_version, self.repeat)
 
 
@@ -83,17 +106,6 @@ def load_options_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def describe_engine(client: ModelClient) -> EngineInfo:
-    """Which model server answered, and its version, for the report's "how to rerun" section."""
-    import httpx
-
-    try:
-        ours = httpx.get(f"{client.host}/scribe/stats", timeout=5).status_code == 200
-    except httpx.HTTPError:
-        ours = False
-    return EngineInfo("scribe engine" if ours else "Ollama", client.version(), client.host)
-
-
 def plan(specs: Sequence[ModelSpec], tasks: Sequence[str], drafts: Sequence[Draft], repeats: int) -> list[BenchItem]:
     """Items in interleaved order: each round runs every configuration once on one (repeat, draft,
     task), and the configurations' order rotates from round to round, so none always goes first."""
@@ -115,15 +127,8 @@ def expand_section(draft: Draft) -> str | None:
     return next((s.heading for s in heading_sections(draft.body) if s.heading and s.level >= 2), None)
 
 
-@dataclass
-class BenchProgress:
-    done: int = 0
-    failed: list[str] = field(default_factory=list)
-    interrupted: bool = False
-
-
 class BenchRunner:
-    """Runs a plan's items one at a time against one model server, logging every call."""
+    """Runs a plan's items against one model server, logging every call."""
 
     def __init__(
         self,
@@ -134,25 +139,22 @@ class BenchRunner:
         *,
         retrieve: Retriever | None,
         environment: RunMeta,
-        on_item: Callable[[BenchItem, str], None] = lambda _item, _status: None,
     ) -> None:
         self.client, self.runlog, self.templates, self.settings = client, runlog, templates, settings
-        self.retrieve, self.environment, self.on_item = retrieve, environment, on_item
+        self.retrieve, self.environment = retrieve, environment
         self._prepared: dict[tuple[str, str, str], PreparedCall] = {}
 
-    def finished(self) -> set[tuple[str, str, str, str, int]]:
+    def finished(self) -> set[Key]:
         """Keys of the items this bench has already run to completion."""
-        keys: set[tuple[str, str, str, str, int]] = set()
+        keys: set[Key] = set()
         for r in bench_runs(self.runlog.iter_all(), self.settings.name):
             m = r.meta
             keys.add((m.draft_hash or "", m.config or "", r.task, r.prompt_version or "", -1 if m.repeat is None else m.repeat))
         return keys
 
-    def todo(self, items: Sequence[BenchItem], *, force: bool) -> list[BenchItem]:
-        if force:
-            return list(items)
-        done = self.finished()
-        return [i for i in items if i.key(self.templates[i.task].version) not in done]
+    def jobs(self, items: Sequence[BenchItem]) -> list[Job[BenchItem]]:
+        """The items as the executor takes them: keyed as `finished` keys them."""
+        return [Job(i, i.draft.rel_path or i.draft.title, i.key(self.templates[i.task].version)) for i in items]
 
     def warm_up(self, specs: Sequence[ModelSpec]) -> None:
         """One tiny call per model, so loading it is timed apart from steady-state latency; its meta
@@ -174,19 +176,19 @@ class BenchRunner:
             self._prepared[key] = prepare(self.templates[item.task], inp, self.retrieve, options={**s.options, **item.spec.options})
         return self._prepared[key]
 
-    def run(self, items: Sequence[BenchItem]) -> BenchProgress:
-        """Run `items` in order. Ctrl-C stops the call in flight (logged as cancelled) and returns."""
-        progress = BenchProgress()
-        s = self.settings
-        try:
-            for item in items:
-                meta = RunMeta(bench=s.name, config=item.spec.label, repeat=item.repeat)  # the task adds the draft and what it asks
-                result = execute(self._prepare(item), self.client, self.runlog, model=item.spec.name, meta=meta)
-                if result.call.status == "ok":
-                    progress.done += 1
-                else:
-                    progress.failed.append(f"{item.draft.rel_path} × {item.task} × {item.spec.label}: {result.call.error}")
-                self.on_item(item, result.call.status)
-        except KeyboardInterrupt:
-            progress.interrupted = True
-        return progress
+    def run_item(self, item: BenchItem, host: str, cancel: threading.Event) -> TaskResult:
+        """The executor's work: one item, logged with its bench, configuration and repeat. `host`
+        is always the client's: the pool of a bench holds the one server it measures."""
+        meta = RunMeta(bench=self.settings.name, config=item.spec.label, repeat=item.repeat)  # the task adds the draft and what it asks
+        result = execute(self._prepare(item), self.client, self.runlog, model=item.spec.name, meta=meta, cancel=cancel)
+        raise_if_unfinished(result.call)
+        return result
+
+    def run(
+        self, jobs: Sequence[Job[BenchItem]], *, finished: set[Key], force: bool,
+        on_outcome: Callable[[Outcome[BenchItem, TaskResult]], None] = lambda _: None,
+    ) -> Execution[BenchItem, TaskResult]:
+        """Run the jobs not `finished`, in order and one at a time: two calls at once would share
+        the machine and each other's timings. Ctrl-C stops the call in flight (logged as cancelled)."""
+        executor: Executor[BenchItem, TaskResult] = Executor(self.run_item, HostPool([self.client.host]), on_outcome=on_outcome)
+        return executor.run(jobs, finished=dict.fromkeys(finished), force=force)
