@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import MODEL, REPO, run_scribe
+
 from scribe.bench.judge import final_runs
 from scribe.runlog import RunLog
 

@@ -21,7 +21,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scribe.bench.checks import CheckResult, check_citations, check_critique, check_expand, check_outline, check_own_words
+from scribe.bench.checks import (
+    CheckResult,
+    check_citations,
+    check_critique,
+    check_expand,
+    check_outline,
+    check_own_words,
+)
 from scribe.bench.stats import (
     Comparison,
     Interval,

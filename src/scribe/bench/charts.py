@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from collections import defaultdict
 from typing import Any
 
-from scribe.bench.aggregate import ReportModel, RatingSet
+from scribe.bench.aggregate import RatingSet, ReportModel
 
 CHARTS_HINT = "charts need matplotlib: pip install 'scribe[charts]'"
 
@@ -95,7 +96,7 @@ def _win_rates(ratings: RatingSet | None) -> str | None:
     ax.set_yticks(range(len(labels)), labels)
     for i, row in enumerate(grid):
         for j, value in enumerate(row):
-            if value == value:  # not NaN
+            if not math.isnan(value):  # NaN: the pair never met
                 n = ratings.win_rates[labels[i]][labels[j]].n
                 ax.text(j, i, f"{value:.0%}\nn={n}", ha="center", va="center", fontsize=8)
     fig.colorbar(image, ax=ax, label="row's win rate against column (ties count half)")

@@ -9,6 +9,7 @@ nothing inside a fenced code block counts as a heading, a list item or a citatio
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import Counter
@@ -123,7 +124,7 @@ def check_outline(text: str, *, expected_sections: int | None) -> OutlineCheck:
         problems.append(f"{empty} empty heading(s)")
     skips = [
         f"{'#' * before} then {'#' * after}"
-        for (before, _), (after, _) in zip(headings, headings[1:])
+        for (before, _), (after, _) in itertools.pairwise(headings)
         if after > before + 1
     ]
     if skips:

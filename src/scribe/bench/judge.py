@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from scribe.calls import run_call
-from scribe.modelspec import ModelSpec
 from scribe.models import ModelClient
+from scribe.modelspec import ModelSpec
 from scribe.outline import as_markdown
 from scribe.prompts import PromptTemplate
 from scribe.runlog import CallRequest, RunLog, RunRecord

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from scribe.bench.aggregate import ReportModel, build_model, is_contest
-from scribe.bench.stats import Interval, Summary
 from scribe.bench.machine import machine
+from scribe.bench.stats import Interval, Summary
 from scribe.errors import ScribeError
 from scribe.files import atomic_write
 from scribe.runlog import RunLog, utc_now
