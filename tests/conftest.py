@@ -24,6 +24,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+# Fixtures for fast tests against the fake model server (fake_server, fake_workspace).
+pytest_plugins = ["fake_fixtures"]
+
 # Mechanics tests use the smallest model; quality tests use the default writer.
 MODEL = "gemma3:270m"
 WRITER = "qwen2.5-coder:1.5b"

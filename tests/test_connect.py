@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fake_server import FakeModelServer
 
 from scribe.config import open_workspace
 from scribe.connect import (
@@ -12,11 +13,13 @@ from scribe.connect import (
     EngineStatus,
     engine_status,
     is_loopback,
+    is_on_this_machine,
     privacy_notice,
     read_engine_record,
     resolve_host,
     stop_background_engine,
 )
+from scribe.models import open_server
 
 
 @pytest.mark.parametrize(
@@ -46,6 +49,29 @@ def test_loopback_host_is_not_announced(tmp_path: Path, engine_url: str) -> None
     heard: list[str] = []
     resolve_host(open_workspace(tmp_path, env={}), host=engine_url, say=heard.append)
     assert heard == []
+
+
+@pytest.mark.parametrize(
+    "url, here",
+    [("fake://writer", True), ("fake://10.1.2.3:11434", True), ("http://127.0.0.1:11434", True),
+     ("127.0.0.1:11434", True), ("http://10.1.2.3:11434", False), ("gpu-box.lan:11434", False)],
+)
+def test_a_registered_in_process_server_is_this_machine_and_is_not_announced(url: str, here: bool) -> None:
+    assert is_on_this_machine(url) is here
+    assert (privacy_notice(url) is None) is here
+
+
+def test_auto_takes_a_registered_host_as_it_is_without_probing_or_starting_the_engine(
+    fake_workspace: Path, fake_server: FakeModelServer,
+) -> None:
+    """The fixture makes a probe or an engine start fail the test; engine = "auto" is the default."""
+    heard: list[str] = []
+    ws = open_workspace(fake_workspace, env={})
+    assert ws.settings.engine == "auto"
+    url = resolve_host(ws, say=heard.append)
+    assert url == ws.settings.ollama_host and url.startswith("fake://") and heard == []
+    assert open_server(url) is fake_server
+    assert not (fake_workspace / ".scribe" / "engine.json").exists()
 
 
 def test_engine_record_reads_old_and_broken_records(tmp_path: Path) -> None:

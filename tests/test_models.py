@@ -1,18 +1,19 @@
-"""scribe's client layer against the real engine: streaming, metrics, embeddings, and every failure."""
+"""scribe's client layer against the real engine: streaming, metrics, embeddings, and every failure;
+and the registry that gives a host its implementation (the real client, or a registered one)."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
-
 from conftest import MODEL, settled, start_engine, stop_engine
-from scribe.errors import HostUnreachable, ModelNotFound, ModelRequestError
-from scribe.models import AsyncModelClient, ModelClient
+from fake_server import FakeModelServer
+
+from scribe.errors import ConfigError, HostUnreachable, ModelNotFound, ModelRequestError
+from scribe.models import ModelClient, is_network_host, open_server, register_server
 
 MESSAGES = [{"role": "user", "content": "Explain tenant isolation in two sentences."}]
 OPTIONS = {"num_predict": 32, "seed": 11}
@@ -119,38 +120,22 @@ def test_engine_killed_mid_stream_keeps_partial_and_fails(tmp_path: Path) -> Non
     assert result.text == "".join(seen) and len(seen) >= 5
 
 
-def test_async_client_streams_embeds_and_cancels(engine_url: str) -> None:
-    async def go() -> None:
-        client = AsyncModelClient(engine_url)
-        result = await client.stream_chat(MODEL, MESSAGES, options=OPTIONS)
-        assert result.status == "ok" and result.metrics.eval_count == result.chunks and result.metrics.ttft_ms
-        vectors = await client.embed(MODEL, ["a", "b", "c"], batch_size=2)
-        assert len(vectors) == 3
-        cancel = threading.Event()
-        cancelled = await client.stream_chat(
-            MODEL, MESSAGES, options={"num_predict": 3000}, on_token=lambda _: cancel.set(), cancel=cancel
-        )
-        assert cancelled.status == "cancelled" and cancelled.text
-        with pytest.raises(ModelNotFound):
-            await client.stream_chat("absent:1b", MESSAGES)
-
-    asyncio.run(go())
+# -- the registry: which implementation a host gets ----------------------------------------------
 
 
-def test_async_task_cancellation_closes_the_stream(engine_url: str, engine_stats) -> None:  # type: ignore[no-untyped-def]
-    async def go() -> None:
-        client = AsyncModelClient(engine_url)
-        started = asyncio.Event()
-        task = asyncio.create_task(
-            client.stream_chat(MODEL, MESSAGES, options={"num_predict": 3000}, on_token=lambda _: started.set())
-        )
-        await started.wait()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+def test_http_hosts_open_the_real_client_and_a_bare_host_port_is_http() -> None:
+    for host in ("http://127.0.0.1:11434", "HTTPS://gpu-box.lan", "127.0.0.1:11434"):
+        client = open_server(host)
+        assert isinstance(client, ModelClient) and client.host == host
+    assert is_network_host("localhost:11434") and not is_network_host("fake://writer")
 
-    before = settled(engine_stats)  # an earlier test's closed stream may still be counted
-    asyncio.run(go())
-    after = settled(engine_stats)
-    assert after["cancelled_streams"] == before["cancelled_streams"] + 1
-    assert after["tokens_generated"] - before["tokens_generated"] < 300
+
+def test_a_registered_scheme_opens_its_own_implementation(fake_server: FakeModelServer) -> None:
+    assert open_server("fake://writer") is fake_server and open_server("FAKE://other") is fake_server
+    register_server("fake", lambda host: FakeModelServer(host=host))
+    assert open_server("fake://second").host == "fake://second"
+
+
+def test_an_unknown_scheme_names_the_host_and_the_fix() -> None:
+    with pytest.raises(ConfigError, match=r"grpc://models\.lan: scribe knows no model server at grpc:// URLs; give an http:// URL"):
+        open_server("grpc://models.lan")

@@ -11,11 +11,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from scribe.errors import ScribeError
+
+if TYPE_CHECKING:
+    from scribe.models import ModelServer
 
 app = typer.Typer(
     name="scribe",
@@ -96,11 +99,11 @@ def _workspace():  # type: ignore[no-untyped-def]
     return open_workspace(_state["workspace"])
 
 
-def _client(ws: Any, host: str | None, engine: str | None):  # type: ignore[no-untyped-def]
+def _client(ws: Any, host: str | None, engine: str | None) -> ModelServer:
     from scribe.connect import resolve_host
-    from scribe.models import ModelClient
+    from scribe.models import open_server
 
-    return ModelClient(resolve_host(ws, engine=engine, host=host, say=_stderr))
+    return open_server(resolve_host(ws, engine=engine, host=host, say=_stderr))
 
 
 def _writer(ws: Any, client: Any) -> str:

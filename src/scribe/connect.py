@@ -3,6 +3,9 @@
 `engine = "auto"` prefers Ollama at OLLAMA_HOST when it answers. Otherwise one engine process per
 workspace is started on a free loopback port, remembered in `.scribe/engine.json` (url, pid, start
 time, idle-exit seconds), reused by later commands, and left to exit by itself after a quiet spell.
+A host whose scheme is not http or https names a model server registered in this process
+(`scribe.models.register_server`, as the tests' fake is): it is not a network host, so it is never
+probed, never replaced by the engine, and never announced as leaving the machine.
 `engine_status` and `stop_background_engine` are behind `scribe serve status` / `scribe serve stop`.
 """
 
@@ -24,7 +27,7 @@ from urllib.parse import urlsplit
 
 from scribe.config import Workspace
 from scribe.errors import ConfigError, HostUnreachable
-from scribe.models import is_answering
+from scribe.models import is_answering, is_network_host
 
 ENGINE_IDLE_EXIT_S = 900
 ENGINE_START_TIMEOUT_S = 180
@@ -42,9 +45,14 @@ def is_loopback(url: str) -> bool:
         return False
 
 
+def is_on_this_machine(url: str) -> bool:
+    """True for a loopback URL, and for a model server registered in this process (not http)."""
+    return not is_network_host(url) or is_loopback(url)
+
+
 def privacy_notice(url: str) -> str | None:
-    """The one-line notice for a model server on another machine, or None for loopback."""
-    if is_loopback(url):
+    """The one-line notice for a model server on another machine, or None for this machine."""
+    if is_on_this_machine(url):
         return None
     return (
         f"scribe: drafts and notes will be sent to {url}, which is not this machine; "
@@ -74,7 +82,7 @@ def _choose_host(workspace: Workspace, *, engine: str | None, host: str | None, 
     ollama_host = workspace.settings.ollama_host
     if mode == "ollama":
         return ollama_host
-    if mode == "auto" and is_answering(ollama_host):
+    if mode == "auto" and (not is_network_host(ollama_host) or is_answering(ollama_host)):
         return ollama_host
     url, started = ensure_embedded_engine(workspace)
     if started:

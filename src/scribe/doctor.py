@@ -40,7 +40,7 @@ def _service_checks(
 ) -> list[Check]:
     from scribe.config import DEFAULT_EMBED_MODEL, WRITERS, open_workspace
     from scribe.connect import resolve_host
-    from scribe.models import ModelClient, pick_writer
+    from scribe.models import open_server, pick_writer
 
     checks: list[Check] = []
     try:
@@ -51,7 +51,7 @@ def _service_checks(
     checks.append(_state_writable(ws.state_dir))
 
     try:
-        client = ModelClient(resolve_host(ws, engine=engine, host=host, say=say))
+        client = open_server(resolve_host(ws, engine=engine, host=host, say=say))
         hosts.append(client.host)
         version = client.version()
     except ScribeError as exc:
@@ -125,7 +125,7 @@ def offline_ready(checks: list[Check], host: str | None) -> Check:
     Needs: the tokenizer's vocabulary loads from the installed package, Chroma's telemetry is off,
     the model server is this machine, and it answers with both models (the service checks above).
     """
-    from scribe.connect import is_loopback
+    from scribe.connect import is_on_this_machine
     from scribe.tokens import ENCODING_NAME, encoding
     from scribe.vectors import chroma_settings
 
@@ -133,11 +133,11 @@ def offline_ready(checks: list[Check], host: str | None) -> Check:
     try:
         if encoding().name != ENCODING_NAME:
             reasons.append(f"the tokenizer is {encoding().name}, not the offline {ENCODING_NAME}")
-    except Exception as exc:  # any failure here means a download would be needed
+    except Exception as exc:  # noqa: BLE001 - any failure here means a download would be needed
         reasons.append(f"the offline tokenizer {ENCODING_NAME} does not load ({exc})")
     if chroma_settings().anonymized_telemetry:
         reasons.append("Chroma telemetry is on")
-    if host is not None and not is_loopback(host):
+    if host is not None and not is_on_this_machine(host):
         reasons.append(f"the model server {host} is not this machine")
     reasons += [f"{c.name} failed" for c in checks if not c.ok]
     if reasons:

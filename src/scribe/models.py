@@ -1,8 +1,12 @@
 """The only code that talks to a model server, always through the official `ollama` client.
 
-It streams chat, embeds in batches, lists models, clocks time to first token on the client side,
-keeps Ollama's own metrics, and turns every failure into a `ScribeError` the user can act on.
-The same code serves a real Ollama and scribe's own engine.
+`ModelServer` is what the rest of scribe asks of a model server; `open_server(host)` gives the one
+registered for the host's URL scheme. `ModelClient` is the real one (http and https): it streams
+chat, embeds in batches, lists models, clocks time to first token on the client side, keeps
+Ollama's own metrics, and turns every failure into a `ScribeError` the user can act on. The same
+code serves a real Ollama and scribe's own engine. Another implementation (the tests' fake) is
+registered under a scheme of its own with `register_server`, so the CLI and the app reach it
+through exactly the code paths they use for a real server.
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from scribe.errors import HostUnreachable, ModelNotFound, ModelRequestError
+from scribe.errors import ConfigError, HostUnreachable, ModelNotFound, ModelRequestError
 from scribe.runlog import CallTimings, RunOutcome
 
 Status = Literal["ok", "failed", "cancelled"]
@@ -115,6 +119,73 @@ def _stream_break(exc: BaseException) -> bool:
     import httpx
 
     return isinstance(exc, (httpx.TransportError, ConnectionError))
+
+
+class ModelServer(Protocol):
+    """What scribe asks of a model server: the CLI, the app, indexing and the tasks use only this.
+
+    `ModelClient` is the real one; a fake registered with `register_server` stands in for it in
+    fast tests. `stream_chat` refuses a bad request by raising a `ScribeError`, and returns a
+    broken or cancelled stream as a `CallResult` holding the text that did arrive; setting `cancel`
+    must end the call at once, even before the first token."""
+
+    host: str
+
+    def version(self) -> str: ...
+
+    def list_models(self) -> list[ModelInfo]: ...
+
+    def digest(self, model: str) -> str | None: ...
+
+    def default_writer(self) -> str: ...
+
+    def stream_chat(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        *,
+        options: dict[str, Any] | None = None,
+        format: str | dict[str, Any] | None = None,
+        keep_alive: str | float | None = None,
+        on_token: OnToken | None = None,
+        cancel: threading.Event | None = None,
+    ) -> CallResult: ...
+
+    def embed(self, model: str, texts: Sequence[str], *, batch_size: int = 64) -> list[list[float]]: ...
+
+
+ServerFactory = Callable[[str], ModelServer]
+NETWORK_SCHEMES = ("http", "https")
+_factories: dict[str, ServerFactory] = {}
+
+
+def register_server(scheme: str, factory: ServerFactory) -> None:
+    """Make `open_server` build hosts whose URL starts `scheme://` with `factory(host)`.
+    The real client is registered for http and https this way; registering again replaces."""
+    _factories[scheme.lower()] = factory
+
+
+def _host_scheme(host: str) -> str:
+    """The URL scheme of `host`; a bare `host:port` (OLLAMA_HOST allows it) is http."""
+    return host.split("://", 1)[0].lower() if "://" in host else "http"
+
+
+def is_network_host(host: str) -> bool:
+    """Whether `host` is reached over the network (http or https), so it may be probed, may be on
+    another machine, and may be absent; any other scheme names an implementation in this process."""
+    return _host_scheme(host) in NETWORK_SCHEMES
+
+
+def open_server(host: str) -> ModelServer:
+    """The model server at `host`, built by the implementation registered for its scheme."""
+    scheme = _host_scheme(host)
+    factory = _factories.get(scheme)
+    if factory is None:
+        raise ConfigError(
+            f"{host}: scribe knows no model server at {scheme}:// URLs; "
+            "give an http:// URL (ollama_host in scribe.toml, OLLAMA_HOST or --host)"
+        )
+    return factory(host)
 
 
 class ModelClient:
@@ -274,6 +345,10 @@ class ModelClient:
         return vectors
 
 
+register_server("http", ModelClient)
+register_server("https", ModelClient)
+
+
 class _SocketCutter:
     """Shuts down one client's sockets when `cancel` is set. A blocked read then ends at once with
     an error, and the server sees its client leave (Ollama and `scribe serve` stop generating).
@@ -312,7 +387,7 @@ def _mid_stream(exc: BaseException) -> bool:
 
 
 class _Accumulator:
-    """Collects a chat stream's text and metrics; shared by the sync and async clients."""
+    """Collects a chat stream's text and metrics, chunk by chunk."""
 
     def __init__(self, result: CallResult, on_token: OnToken | None) -> None:
         self.result = result
@@ -350,67 +425,6 @@ class _Accumulator:
         self.result.text = "".join(self.parts)
         self.result.metrics.wall_ms = (time.perf_counter() - self.started) * 1000
         return self.result
-
-
-class AsyncModelClient:
-    """The same layer over `ollama.AsyncClient`, for callers that live in an event loop."""
-
-    def __init__(self, host: str, *, timeout: float | None = 600.0) -> None:
-        import ollama
-
-        self.host = host
-        self._client = ollama.AsyncClient(host=host, timeout=timeout)
-        self._sync = ModelClient(host, timeout=timeout)
-
-    async def stream_chat(
-        self,
-        model: str,
-        messages: Sequence[Message],
-        *,
-        options: dict[str, Any] | None = None,
-        format: str | dict[str, Any] | None = None,
-        keep_alive: str | float | None = None,
-        on_token: OnToken | None = None,
-        cancel: threading.Event | None = None,
-    ) -> CallResult:
-        """As `ModelClient.stream_chat`; cancelling the awaiting task also stops generation."""
-        acc = _Accumulator(CallResult(text="", model=model, host=self.host), on_token)
-        try:
-            stream = await self._client.chat(
-                model=model,
-                messages=list(messages),
-                options=options,
-                format=format,
-                keep_alive=keep_alive,
-                stream=True,
-            )
-            try:
-                async for chunk in stream:
-                    if cancel is not None and cancel.is_set():
-                        acc.cancelled()
-                        break
-                    if acc.feed(chunk):
-                        break
-                else:
-                    acc.unfinished()
-            finally:
-                await stream.aclose()
-        except Exception as exc:
-            if not acc.parts and not _mid_stream(exc):
-                raise self._sync._translate(exc, model) from exc
-            acc.fail(exc)
-        return acc.finish()
-
-    async def embed(self, model: str, texts: Sequence[str], *, batch_size: int = 64) -> list[list[float]]:
-        vectors: list[list[float]] = []
-        for start in range(0, len(texts), batch_size):
-            batch = list(texts[start : start + batch_size])
-            try:
-                response = await self._client.embed(model=model, input=batch)
-            except Exception as exc:
-                raise self._sync._translate(exc, model) from exc
-            vectors.extend(list(v) for v in response.embeddings)
-        return vectors
 
 
 def is_answering(host: str, timeout: float = 0.5) -> bool:

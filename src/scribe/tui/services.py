@@ -1,4 +1,4 @@
-"""The core as the TUI uses it: one model client, one run log, the templates, the index link.
+"""The core as the TUI uses it: one model server, one run log, the templates, the index link.
 
 No logic of its own beyond wiring and laziness: connecting may start the embedded engine (seconds),
 so it happens in a worker on first need, never while the app paints. Safe to call from worker threads.
@@ -14,7 +14,7 @@ from scribe.config import Workspace
 from scribe.tui.index_link import IndexLink, WorkspaceIndex
 
 if TYPE_CHECKING:
-    from scribe.models import AsyncModelClient, ModelClient, ModelInfo
+    from scribe.models import ModelInfo, ModelServer
     from scribe.prompts import PromptTemplate
     from scribe.runlog import RunLog
     from scribe.tasks import Draft, PreparedCall, TaskInput, TaskResult
@@ -36,8 +36,7 @@ class Services:
         self.workspace = workspace
         self.say = say
         self._host = host
-        self._client: ModelClient | None = None
-        self._async_client: AsyncModelClient | None = None
+        self._client: ModelServer | None = None
         self._runlog: RunLog | None = None
         self._lock = threading.Lock()
         if index is None:
@@ -48,27 +47,16 @@ class Services:
             self.index = index  # type: ignore[assignment]
 
     # connections
-    def client(self) -> ModelClient:
-        """The model client, resolving (and if need be starting) the model server on first use."""
+    def client(self) -> ModelServer:
+        """The model server, resolved (and if need be started) on first use. Workers call it from
+        their threads: a stream they must stop at once gets `cancel=`, which cuts its connection."""
         from scribe.connect import resolve_host
-        from scribe.models import ModelClient
+        from scribe.models import open_server
 
         with self._lock:
             if self._client is None:
-                host = resolve_host(self.workspace, host=self._host, say=self.say)
-                self._client = ModelClient(host)
+                self._client = open_server(resolve_host(self.workspace, host=self._host, say=self.say))
             return self._client
-
-    def async_client(self) -> AsyncModelClient:
-        """A client for the event loop, on the same server: cancelling the task awaiting it closes
-        the connection at once, which stops the server even before the first token."""
-        from scribe.models import AsyncModelClient
-
-        host = self.client().host
-        with self._lock:
-            if self._async_client is None:
-                self._async_client = AsyncModelClient(host)
-            return self._async_client
 
     def runlog(self) -> RunLog:
         from scribe.runlog import RunLog
