@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scribe.splice import Splice, replace_body, replace_section
+from scribe.splice import Splice, insert_after, replace_body, replace_section, replace_selection
 from scribe.tasks import apply_expansion
 
 TEXT = "---\ntitle: T\n---\n# Title\n\nIntro.\n\n## Testing\n\nThin.\n\n## Next\n\nMore.\n"
@@ -43,3 +43,18 @@ def test_the_cli_applies_the_same_rule() -> None:
     body = TEXT[TEXT.index("# Title") :]
     output = "Testing is where retries show up."
     assert apply_expansion(TEXT, body, "Testing", output) == replace_section(TEXT, *SECTION, "Testing", output).apply(TEXT)
+
+
+def test_an_insert_stands_as_its_own_paragraphs_between_the_section_and_the_next() -> None:
+    end = SECTION[1]
+    inserted = insert_after(TEXT, end, "  More on testing.\n").apply(TEXT)
+    assert "Thin.\n\nMore on testing.\n\n## Next" in inserted
+    at_end = insert_after("One line", 8, "Two.").apply("One line")
+    assert at_end == "One line\n\nTwo.\n"
+    assert insert_after("", 0, "First.").apply("") == "First.\n"
+
+
+def test_a_selection_is_replaced_inline() -> None:
+    text = "Keep this. Replace me. Keep that."
+    start = text.index("Replace")
+    assert replace_selection(start, start + len("Replace me."), " New words. ").apply(text) == "Keep this. New words. Keep that."

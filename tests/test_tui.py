@@ -21,6 +21,7 @@ from scribe.config import open_workspace
 from scribe.critique import Issue, normalise
 from scribe.runlog import RunLog
 from scribe.tui.app import ScribeApp
+from scribe.tui.commands import palette_commands
 from scribe.tui.index_link import NoIndex
 from scribe.tui.screens.compare import CompareScreen
 from scribe.tui.screens.dialogs import ButtonsScreen, ChoiceScreen
@@ -84,9 +85,9 @@ async def wait_until(pilot, condition: Callable[[], bool], timeout: float = 90.0
 
 
 async def finish_task(pilot, app: ScribeApp, key: str) -> None:  # type: ignore[no-untyped-def]
-    before = app.last
+    before = app.main.panel.last
     await pilot.press(key)
-    await wait_until(pilot, lambda: app.last is not before and app.current is None, 300, "the task to finish")
+    await wait_until(pilot, lambda: app.main.panel.last is not before and app.main.panel.current is None, 300, "the task to finish")
     await pilot.pause(0.1)
 
 
@@ -96,8 +97,8 @@ def runs(ws: Path) -> list:  # type: ignore[type-arg]
 
 
 def cursor_to_line(app: ScribeApp, text: str) -> None:
-    row = next(i for i, line in enumerate(app.editor.document.lines) if line.startswith(text))
-    app.editor.move_cursor((row, 0))
+    row = next(i for i, line in enumerate(app.main.editor.document.lines) if line.startswith(text))
+    app.main.editor.move_cursor((row, 0))
 
 
 # --- warm-ups while the author pauses ---------------------------------------------------------------
@@ -128,23 +129,23 @@ def test_a_pause_warms_the_draft_an_edit_cancels_it_and_the_task_reuses_it(works
             await wait_until(pilot, lambda: engine_stats()["chat_requests"] > before["chat_requests"], 60,
                              "the warm-up to reach the engine")
             await pilot.press("x")  # an edit while the engine reads the prompt
-            await wait_until(pilot, lambda: app.warming.cancelled == 1, 30, "the warm-up to be cancelled")
+            await wait_until(pilot, lambda: app.main.warming.cancelled == 1, 30, "the warm-up to be cancelled")
             await wait_until(pilot, lambda: engine_stats()["cancelled_requests"] > before["cancelled_requests"], 60,
                              "the engine to stop reading the prompt")
             # the pause after the edit warms the new text, to the end
-            await wait_until(pilot, lambda: app.warming.done == 1, 300, "the second warm-up")
-            assert app.warming.last is not None and app.warming.last.metrics.eval_count <= 1
-            assert "primed" in str(app.status.query_one("#model-status").render())
+            await wait_until(pilot, lambda: app.main.warming.done == 1, 300, "the second warm-up")
+            assert app.main.warming.last is not None and app.main.warming.last.metrics.eval_count <= 1
+            assert "primed" in str(app.main.status.query_one("#model-status").render())
             warmed = engine_stats()
             await finish_task(pilot, app, "f2")
-            result = app.last.result
+            result = app.main.panel.last.result
             assert result is not None and result.call.status == "ok"
             cached = engine_stats()["prompt_tokens_cached"] - warmed["prompt_tokens_cached"]
             assert cached >= 0.8 * result.call.metrics.prompt_eval_count  # only the task's own words were read
             assert {r.task for r in runs(workspace)} == {"outline"}  # a warm-up is not a task in the run log
             # an edit clears the "primed" mark
             await pilot.press("y")
-            assert "primed" not in str(app.status.query_one("#model-status").render())
+            assert "primed" not in str(app.main.status.query_one("#model-status").render())
 
     run(scenario)
 
@@ -159,16 +160,16 @@ def test_outline_streams_into_the_panel_with_model_and_metrics(workspace: Path) 
         app = make_app(workspace, draft)
         async with app.run_test(size=SIZE) as pilot:
             await finish_task(pilot, app, "f2")
-            result = app.last.result
+            result = app.main.panel.last.result
             assert result is not None and result.call.status == "ok" and result.call.text.strip()
             # 24 tokens cannot hold five sections of JSON: the reply is cut off, and the panel ends with
             # the raw reply under a note saying so
             assert result.outline is not None and result.outline.cut_off and result.attempts == 1
-            assert app.panel.view.source.strip() == result.output.strip()
+            assert app.main.panel.view.source.strip() == result.output.strip()
             assert "raise num_predict" in result.output and result.call.text in result.output
-            metrics = str(app.panel.view.query_one(".metrics").render())
+            metrics = str(app.main.panel.view.query_one(".metrics").render())
             assert MODEL in metrics and "TTFT" in metrics and "tok/s" in metrics and "ok" in metrics
-            assert f"run {result.run_id}" in str(app.panel.query_one("#run-title").render())
+            assert f"run {result.run_id}" in str(app.main.panel.query_one("#run-title").render())
             # the core logged it: one row, the same text, via the TUI
             (row,) = runs(workspace)
             assert row.task == "outline" and row.status == "ok" and row.output_text == result.call.text
@@ -194,11 +195,11 @@ def test_critique_issue_selects_its_quote_in_the_editor(workspace: Path) -> None
         app = make_app(workspace, draft, task_options={"num_predict": 16, "seed": 1})
         async with app.run_test(size=SIZE) as pilot:
             await finish_task(pilot, app, "f3")
-            result = app.last.result
+            result = app.main.panel.last.result
             critique = result.critique
             assert result.call.status == "ok" and critique is not None, result.call.text
-            assert app.panel.view.source.strip() == result.output.strip()  # the critique as markdown
-            issues_list = app.panel.query_one("#issues")
+            assert app.main.panel.view.source.strip() == result.output.strip()  # the critique as markdown
+            issues_list = app.main.panel.query_one("#issues")
             assert issues_list.option_count == len(critique.issues)
             (row,) = [r for r in runs(workspace) if r.id == result.run_id]
             assert row.task == "critique" and row.status == "ok"
@@ -213,8 +214,8 @@ def test_critique_issue_selects_its_quote_in_the_editor(workspace: Path) -> None
             for index, issue in enumerate(critique.issues):
                 if issue.grounded:
                     await choose(index)
-                    assert app.editor.has_focus
-                    assert normalise(app.editor.selected_text) == normalise(issue.quote)
+                    assert app.main.editor.has_focus
+                    assert normalise(app.main.editor.selected_text) == normalise(issue.quote)
             # 2) issues quoting real sentences: offsets map past the frontmatter to the right line,
             #    and a quote with other whitespace and curly quotes still finds its span
             exact = "In my experience roughly 40% of payment incidents trace back to retries."
@@ -224,22 +225,22 @@ def test_critique_issue_selects_its_quote_in_the_editor(workspace: Path) -> None
                 Issue("high", exact, "unsupported number", "cite a source", grounded=True),
                 Issue("medium", loose, "vague", "say what the client sees", grounded=True),
             ]
-            app.panel.show_issues(critique.issues)
+            app.main.panel.show_issues(critique.issues)
             await choose(len(critique.issues) - 2)
-            assert app.editor.selected_text == exact
-            line = next(i for i, text in enumerate(app.editor.document.lines) if text.startswith("In my experience"))
-            assert app.editor.selection.start == (line, 0) and app.editor.selection.end == (line, len(exact))
+            assert app.main.editor.selected_text == exact
+            line = next(i for i, text in enumerate(app.main.editor.document.lines) if text.startswith("In my experience"))
+            assert app.main.editor.selection.start == (line, 0) and app.main.editor.selection.end == (line, len(exact))
             await choose(len(critique.issues) - 1)
-            assert app.editor.selected_text == "The client cannot tell a lost request from a lost answer, so it retries."
+            assert app.main.editor.selected_text == "The client cannot tell a lost request from a lost answer, so it retries."
             # 3) the author edits above the quote after the critique: the span is found where it now is
-            app.editor.move_cursor((0, 0))
-            app.editor.insert("<!-- note -->\n")
+            app.main.editor.move_cursor((0, 0))
+            app.main.editor.insert("<!-- note -->\n")
             await choose(len(critique.issues) - 2)
-            assert app.editor.selected_text == exact and app.editor.selection.start == (line + 1, 0)
+            assert app.main.editor.selected_text == exact and app.main.editor.selection.start == (line + 1, 0)
             # 4) a quote that is not in the draft selects nothing and says so
-            before = app.editor.selection
-            assert app.select_issue(app.last, Issue("low", "words the draft never had", "", "")) is False
-            assert app.editor.selection == before
+            before = app.main.editor.selection
+            assert app.main.select_issue(app.main.panel.last, Issue("low", "words the draft never had", "", "")) is False
+            assert app.main.editor.selection == before
             await pilot.pause(0.1)
             assert any("not in the draft" in n.message for n in app._notifications)
 
@@ -252,23 +253,23 @@ def test_expand_inserts_below_the_section_as_one_undo_step(workspace: Path) -> N
     async def scenario() -> None:
         app = make_app(workspace, draft)
         async with app.run_test(size=SIZE) as pilot:
-            original = app.editor.text
+            original = app.main.editor.text
             cursor_to_line(app, "Networks drop responses")
             await finish_task(pilot, app, "f4")
-            assert app.last.scope.kind == "section" and app.last.scope.heading == "Why retries happen"
-            out = app.last.result.call.text.strip()
-            assert out and app.expansion is not None and app.panel.query_one("#expansion-bar").display
+            assert app.main.panel.last.scope.kind == "section" and app.main.panel.last.scope.heading == "Why retries happen"
+            out = app.main.panel.last.result.call.text.strip()
+            assert out and app.main.panel.expansion is not None and app.main.panel.query_one("#expansion-bar").display
             await pilot.press("ctrl+o")
-            text = app.editor.text
+            text = app.main.editor.text
             assert out in text and text != original
             # inserted after the section, before the next heading
             assert text.index("40% of payment incidents") < text.index(out) < text.index("## The fix")
-            assert app.expansion is None
-            app.editor.focus()
+            assert app.main.panel.expansion is None
+            app.main.editor.focus()
             await pilot.press("ctrl+z")
-            assert app.editor.text == original  # one undo step takes it all back
+            assert app.main.editor.text == original  # one undo step takes it all back
             await pilot.press("ctrl+y")
-            assert app.editor.text == text
+            assert app.main.editor.text == text
 
     run(scenario)
 
@@ -279,20 +280,20 @@ def test_expand_replaces_the_selection_as_one_undo_step(workspace: Path) -> None
     async def scenario() -> None:
         app = make_app(workspace, draft)
         async with app.run_test(size=SIZE) as pilot:
-            original = app.editor.text
+            original = app.main.editor.text
             sentence = "The client sends an idempotency key with every attempt, and the server stores the result under it."
-            row = next(i for i, line in enumerate(app.editor.document.lines) if line == sentence)
+            row = next(i for i, line in enumerate(app.main.editor.document.lines) if line == sentence)
             from textual.widgets.text_area import Selection
 
-            app.editor.selection = Selection((row, 0), (row, len(sentence)))
+            app.main.editor.selection = Selection((row, 0), (row, len(sentence)))
             await finish_task(pilot, app, "f4")
-            assert app.last.scope.kind == "selection"
-            out = app.last.result.call.text.strip()
+            assert app.main.panel.last.scope.kind == "selection"
+            out = app.main.panel.last.result.call.text.strip()
             await pilot.press("ctrl+r")
-            assert sentence not in app.editor.text and out in app.editor.text
-            app.editor.focus()
+            assert sentence not in app.main.editor.text and out in app.main.editor.text
+            app.main.editor.focus()
             await pilot.press("ctrl+z")
-            assert app.editor.text == original
+            assert app.main.editor.text == original
 
     run(scenario)
 
@@ -303,18 +304,18 @@ def test_esc_cancels_keeps_partial_output_logs_cancelled_and_typing_works_meanwh
     async def scenario() -> None:
         app = make_app(workspace, draft, task_options={"num_predict": 400, "seed": 3, "temperature": 1.0})
         async with app.run_test(size=SIZE) as pilot:
-            app.editor.move_cursor(app.editor.document.end)
+            app.main.editor.move_cursor(app.main.editor.document.end)
             await pilot.press("f4")  # expand "The fix": a few hundred words asked, so a long stream
-            await wait_until(pilot, lambda: app.current is not None and app.current.feed.count >= 6, 120, "tokens")
+            await wait_until(pilot, lambda: app.main.panel.current is not None and app.main.panel.view.feed.count >= 6, 120, "tokens")
             # the editor takes keys while the model streams
             await pilot.press("w", "o", "r", "d")
-            assert app.editor.text.endswith("word") and app.current is not None
+            assert app.main.editor.text.endswith("word") and app.main.panel.current is not None
             await pilot.press("escape")
-            await wait_until(pilot, lambda: app.current is None, 30, "the cancel")
-            result = app.last.result
+            await wait_until(pilot, lambda: app.main.panel.current is None, 30, "the cancel")
+            result = app.main.panel.last.result
             assert result.call.status == "cancelled" and result.call.text
-            assert app.panel.view.text == result.call.text  # the partial output stays in the panel
-            assert "cancelled" in str(app.panel.view.query_one(".metrics").render())
+            assert app.main.panel.view.text == result.call.text  # the partial output stays in the panel
+            assert "cancelled" in str(app.main.panel.view.query_one(".metrics").render())
             (row,) = runs(workspace)
             assert row.status == "cancelled" and row.output_text == result.call.text
             assert row.error == "cancelled by the user"
@@ -373,14 +374,14 @@ def test_autosave_writes_the_file_soon_after_typing_stops(workspace: Path) -> No
 
     async def scenario() -> None:
         app = make_app(workspace, draft, autoconnect=False)
-        app.autosave_delay = 1.0
+        app.session.autosave_delay = 1.0
         async with app.run_test(size=SIZE) as pilot:
-            app.editor.move_cursor(app.editor.document.end)
+            app.main.editor.move_cursor(app.main.editor.document.end)
             await pilot.press("N")
             assert draft.read_text(encoding="utf-8") == SHORT_DRAFT  # not yet: still typing
             await pilot.press(*"ew line.")
             await wait_until(pilot, lambda: draft.read_text(encoding="utf-8") == SHORT_DRAFT + "New line.", 10, "the autosave")
-            assert "saved" in str(app.status.query_one("#file-status").render())
+            assert "saved" in str(app.main.status.query_one("#file-status").render())
             assert not [p for p in draft.parent.iterdir() if p.name.endswith(".tmp")]
             await pilot.press(*" More")
         # leaving the app saves what autosave had not yet written
@@ -395,9 +396,9 @@ def test_external_change_asks_instead_of_overwriting_keep_mine(workspace: Path) 
 
     async def scenario() -> None:
         app = make_app(workspace, draft, autoconnect=False)
-        app.autosave_delay = 1.0
+        app.session.autosave_delay = 1.0
         async with app.run_test(size=SIZE) as pilot:
-            app.editor.move_cursor(app.editor.document.end)
+            app.main.editor.move_cursor(app.main.editor.document.end)
             await pilot.press(*"mine")  # unsaved words in the editor...
             draft.write_text(theirs, encoding="utf-8")  # ...when another program changes the file
             await wait_until(pilot, lambda: isinstance(app.screen, ButtonsScreen), 10, "the conflict dialog")
@@ -417,20 +418,20 @@ def test_external_change_load_theirs_keeps_mine_beside_and_undoable(workspace: P
 
     async def scenario() -> None:
         app = make_app(workspace, draft, autoconnect=False)
-        app.autosave_delay = 1.0
+        app.session.autosave_delay = 1.0
         async with app.run_test(size=SIZE) as pilot:
-            app.editor.move_cursor(app.editor.document.end)
+            app.main.editor.move_cursor(app.main.editor.document.end)
             await pilot.press(*"mine")
             draft.write_text(theirs, encoding="utf-8")
             await wait_until(pilot, lambda: isinstance(app.screen, ButtonsScreen), 10, "the conflict dialog")
             await pilot.press("l")  # Load theirs
             await pilot.pause(0.1)
-            assert app.editor.text == theirs and draft.read_text(encoding="utf-8") == theirs
+            assert app.main.editor.text == theirs and draft.read_text(encoding="utf-8") == theirs
             (side,) = draft.parent.glob(f"{draft.name}.*.mine.bak")
             assert side.read_text(encoding="utf-8") == SHORT_DRAFT + "mine"
-            app.editor.focus()
+            app.main.editor.focus()
             await pilot.press("ctrl+z")
-            assert app.editor.text == SHORT_DRAFT + "mine"
+            assert app.main.editor.text == SHORT_DRAFT + "mine"
 
     run(scenario)
 
@@ -440,16 +441,16 @@ def test_quit_with_unsaved_conflicting_work_asks_first(workspace: Path) -> None:
 
     async def scenario() -> None:
         app = make_app(workspace, draft, autoconnect=False)
-        app.autosave_delay = 60  # only the quit saves
+        app.session.autosave_delay = 60  # only the quit saves
         async with app.run_test(size=SIZE) as pilot:
-            app.editor.move_cursor(app.editor.document.end)
+            app.main.editor.move_cursor(app.main.editor.document.end)
             await pilot.press(*"unsaved words")
             draft.write_text("changed elsewhere\n", encoding="utf-8")
             await pilot.press("ctrl+q")
             await wait_until(pilot, lambda: isinstance(app.screen, ButtonsScreen), 5, "the quit dialog")
             await pilot.press("c")  # Cancel: stay
             await pilot.pause(0.1)
-            assert app.is_running and app.editor.text.endswith("unsaved words")
+            assert app.is_running and app.main.editor.text.endswith("unsaved words")
             assert draft.read_text(encoding="utf-8") == "changed elsewhere\n"
             await pilot.press("ctrl+q")
             await wait_until(pilot, lambda: isinstance(app.screen, ButtonsScreen), 5, "the quit dialog")
@@ -488,26 +489,26 @@ def test_reindex_then_sources_are_listed_and_open_the_note_at_its_heading(worksp
     async def scenario() -> None:
         app = make_app(workspace, draft, index=None)  # the workspace's real notes index
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: "not built" in str(app.status.query_one("#index-status").render()), 10, "index status")
+            await wait_until(pilot, lambda: "not built" in str(app.main.status.query_one("#index-status").render()), 10, "index status")
             await pilot.press("f8")
-            assert app.status.query_one("#index-progress").display  # progress while it runs
+            assert app.main.status.query_one("#index-progress").display  # progress while it runs
             await wait_until(pilot, lambda: not any(w.group == "reindex" for w in app.workers), 180, "the re-index")
             # the draft and the note, nothing stale
-            await wait_until(pilot, lambda: str(app.status.query_one("#index-status").render()).startswith("index: 2 notes"), 10, "the status")
-            assert "stale" not in str(app.status.query_one("#index-status").render())
-            assert not app.status.query_one("#index-progress").display
+            await wait_until(pilot, lambda: str(app.main.status.query_one("#index-status").render()).startswith("index: 2 notes"), 10, "the status")
+            assert "stale" not in str(app.main.status.query_one("#index-status").render())
+            assert not app.main.status.query_one("#index-progress").display
             # a new note is picked up without a restart: the status sees it, a background re-index takes it
             (workspace / "notes" / "outbox.md").write_text(
                 "# Outbox\n\n## Relay\n\nA relay polls the outbox table and publishes each row once.\n", encoding="utf-8"
             )
-            app.refresh_index_status()
-            await wait_until(pilot, lambda: str(app.status.query_one("#index-status").render()).startswith("index: 3 notes"), 120, "the pick-up")
+            app.main.indexing.refresh()
+            await wait_until(pilot, lambda: str(app.main.status.query_one("#index-status").render()).startswith("index: 3 notes"), 120, "the pick-up")
             await finish_task(pilot, app, "f2")
-            sources = app.last.sources
+            sources = app.main.panel.last.sources
             assert sources and all(s.path != "notes/drafts/retries-need-keys.md" for s in sources)
-            listed = app.panel.query_one("#sources")
+            listed = app.main.panel.query_one("#sources")
             assert listed.display and listed.option_count == len(sources)
-            (row,) = [r for r in runs(workspace) if r.id == app.last.result.run_id]
+            (row,) = [r for r in runs(workspace) if r.id == app.main.panel.last.result.run_id]
             assert [s["path"] for s in row.sources] == [s.path for s in sources]
             # choose a source cited under a section heading (not just the note's title), if any
             pick = next((i for i, s in enumerate(sources) if " > " in s.heading_path), 0)
@@ -547,7 +548,7 @@ def test_engine_down_is_a_notification_with_the_fix_not_a_crash(tmp_path: Path, 
             assert app.is_running
             messages = [n.message for n in app._notifications]
             assert any("no model server answers" in m and "ollama serve" in m for m in messages), messages
-            assert "Failed" in app.panel.view.source
+            assert "Failed" in app.main.panel.view.source
             await pilot.press("f7")  # listing models fails the same way, still no crash
             await pilot.pause(0.5)
             assert app.is_running and not isinstance(app.screen, ChoiceScreen)
@@ -563,10 +564,10 @@ def test_binary_note_is_refused_with_a_notification(workspace: Path) -> None:
     async def scenario() -> None:
         app = make_app(workspace, draft, autoconnect=False)
         async with app.run_test(size=SIZE) as pilot:
-            assert app.open_file(binary) is False
+            assert app.main.open_file(binary) is False
             await pilot.pause(0.05)
             assert any("binary" in n.message for n in app._notifications)
-            assert app.file is not None and app.file.path == draft  # the draft stays open
+            assert app.main.file is not None and app.main.file.path == draft  # the draft stays open
 
     run(scenario)
 
@@ -588,7 +589,7 @@ def test_help_screen_lists_the_bindings_and_palette_has_tasks(workspace: Path) -
                                 ("escape", "Cancel"), ("ctrl+o", "Insert"), ("ctrl+t", "Light/dark")):
                 assert f"| `{key}` | {action}" in source
             await pilot.press("escape")
-            titles = [c.title for c in app.get_system_commands(app.screen)]
+            titles = [c.title for c in palette_commands(app.main.task_templates(), app.main.model)]
             assert "Titles: whole draft" in titles and "Critique: selection" in titles
             assert not any(t.lower().startswith("judge") for t in titles)
             # the palette itself finds a custom task and runs it from there
@@ -606,9 +607,9 @@ def test_help_screen_lists_the_bindings_and_palette_has_tasks(workspace: Path) -
             assert [k for k, _ in app.screen.options] == ["outline", "critique", "expand", "titles"]
             await pilot.press("escape")
             await pilot.press("ctrl+t")
-            assert app.theme == "scribe-light" and app.editor.theme == "scribe-light"
+            assert app.theme == "scribe-light" and app.main.editor.theme == "scribe-light"
             await pilot.press("ctrl+l")
-            assert app.editor.show_line_numbers
+            assert app.main.editor.show_line_numbers
 
     run(scenario)
 
@@ -618,9 +619,9 @@ def test_sigterm_path_saves_and_a_conflict_goes_beside_the_file(workspace: Path)
 
     async def scenario() -> None:
         app = make_app(workspace, draft, autoconnect=False)
-        app.autosave_delay = 60
+        app.session.autosave_delay = 60
         async with app.run_test(size=SIZE) as pilot:
-            app.editor.move_cursor(app.editor.document.end)
+            app.main.editor.move_cursor(app.main.editor.document.end)
             await pilot.press(*"last words")
             draft.write_text("theirs\n", encoding="utf-8")
             app._save_and_leave()  # what SIGTERM / SIGHUP run
@@ -649,7 +650,7 @@ def test_missing_model_is_a_notification_naming_the_fix(workspace: Path) -> None
     async def scenario() -> None:
         app = make_app(workspace, draft)
         async with app.run_test(size=SIZE) as pilot:
-            assert "nope:1b" in str(app.status.query_one("#model-status").render())  # remembered
+            assert "nope:1b" in str(app.main.status.query_one("#model-status").render())  # remembered
             await finish_task(pilot, app, "f2")
             messages = [n.message for n in app._notifications]
             assert any("'nope:1b' is not on" in m and "ollama pull nope:1b" in m for m in messages), messages
@@ -668,7 +669,7 @@ def test_new_draft_is_created_in_the_drafts_folder_and_opened(workspace: Path) -
             await pilot.press(*"Why queues lie", "enter")
             await pilot.pause(0.2)
             created = workspace / "notes" / "drafts" / "why-queues-lie.md"
-            assert app.file is not None and app.file.path == created
+            assert app.main.file is not None and app.main.file.path == created
             assert created.read_text(encoding="utf-8").startswith("---\ntitle: \"Why queues lie\"\nstatus: draft\n---\n\n# Why queues lie")
             await pilot.press(*"First line.")
         assert created.read_text(encoding="utf-8").endswith("First line.")
@@ -683,7 +684,7 @@ def test_quitting_during_a_stream_stops_it_and_logs_it_cancelled(workspace: Path
         app = make_app(workspace, draft, task_options={"num_predict": 400, "seed": 3})
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("f2")
-            await wait_until(pilot, lambda: app.current is not None and app.current.feed.count >= 3, 60, "tokens")
+            await wait_until(pilot, lambda: app.main.panel.current is not None and app.main.panel.view.feed.count >= 3, 60, "tokens")
             await pilot.press("ctrl+q")
 
     run(scenario)  # returns once the worker thread is done

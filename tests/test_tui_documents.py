@@ -11,7 +11,7 @@ from scribe.tasks import load_draft
 from scribe.notes import split_frontmatter
 from scribe.tui.documents import DraftFile, EditorText, FileConflict, NotAText, slug
 from scribe.tui.state import TuiState
-from scribe.tui.widgets.assistant import block_cut
+from scribe.tui.widgets.stream import block_cut
 
 TEXT = "---\ntitle: Retries\ntags: [a, b]\n---\n\n\n# Retries\n\nIntro.\n\n## One\n\nFirst of all.\n\n### One.a\n\nDeeper.\n\n## Two\n\nSecond.\n"
 

@@ -67,16 +67,16 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
         raise AssertionError("the app did not settle")
 
     app = pilot.app
-    await until(lambda: str(app.status.query_one("#index-status").render()) != "index: …")
+    await until(lambda: any(str(w.render()) != "index: …" for w in app.main.status.query("#index-status")))
     tree = app.query_one("#tree")
     await until(lambda: len(tree.root.children) == 2)
     folders = [node for node in tree.root.children if node.data is not None and node.data.path.is_dir()]
     for node in folders:  # folders only: expanding a file node would open it
         node.expand()
     await until(lambda: all(node.children for node in folders))
-    app.editor.cursor_blink = False  # no blink phase in a snapshot
-    app.editor.move_cursor((10, 0))
-    app.editor.focus()
+    app.main.editor.cursor_blink = False  # no blink phase in a snapshot
+    app.main.editor.move_cursor((10, 0))
+    app.main.editor.focus()
     await pilot.pause(0.2)
 
 

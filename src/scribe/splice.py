@@ -1,6 +1,6 @@
 """Where a task's new text goes in a draft: text in, one edit out (pure, no I/O).
 
-`expand --in-place` (tasks.apply_expansion) uses these rules. Each returns one `Splice` (one span
+`expand --in-place` (tasks.apply_expansion) and the TUI's insert / replace use these rules. Each returns one `Splice` (one span
 replaced by one text), so an editor can apply it as a single change: one undo step takes it back.
 """
 
@@ -42,6 +42,20 @@ def replace_section(text: str, start: int, end: int, heading: str, output: str) 
 def replace_body(start: int, end: int, output: str) -> Splice:
     """`output` in place of the whole body (`start` is where it begins, after any frontmatter)."""
     return Splice(start, end, output.strip() + "\n")
+
+
+def insert_after(text: str, at: int, output: str) -> Splice:
+    """`output` as its own paragraphs at `at` (the end of the text it expanded): one blank line
+    before it and after it, however the text around it ends."""
+    before = text[:at]
+    lead = "" if not before or before.endswith("\n\n") else ("\n" if before.endswith("\n") else "\n\n")
+    tail = "\n\n" if at < len(text) else "\n"
+    return Splice(at, at, lead + output.strip() + tail)
+
+
+def replace_selection(start: int, end: int, output: str) -> Splice:
+    """`output` in place of a selection, inline: the selection's surroundings stay as they are."""
+    return Splice(start, end, output.strip())
 
 
 def _heading_text(line: str) -> str:

@@ -235,3 +235,17 @@ def slug(title: str) -> str:
 
     words = re.findall(r"[a-z0-9]+", title.lower())
     return "-".join(words)[:60] or "untitled"
+
+
+def create_draft(path: Path, title: str) -> None:
+    """A new draft at `path`: frontmatter with its title and status, then the title as its heading.
+    Raises ScribeError saying why it could not be written."""
+    import json
+
+    from scribe.files import atomic_write
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, f"---\ntitle: {json.dumps(title)}\nstatus: draft\n---\n\n# {title}\n\n")  # JSON strings are YAML
+    except OSError as exc:
+        raise ScribeError(f"cannot create {path.name} ({exc})") from exc

@@ -1,5 +1,6 @@
 """Never lose a word: the open draft's autosave, conflict checks, and the questions before anything
-unsaved could be dropped. The app owns the widgets; `DraftKeeper` decides when to write and when to ask.
+unsaved could be dropped. The screen owns the widgets and hands the keeper the editor and the
+status bar; `DraftKeeper` decides when to write and when to ask.
 
 - Edits are written atomically a few seconds after typing stops, on switching files, and on exit.
 - A file changed on disk since it was read is never overwritten silently: the author chooses to
@@ -13,6 +14,7 @@ unsaved could be dropped. The app owns the widgets; `DraftKeeper` decides when t
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -25,14 +27,20 @@ from scribe.tui.screens.dialogs import confirm_screen, conflict_screen
 if TYPE_CHECKING:
     from textual.timer import Timer
 
-    from scribe.tui.app import ScribeApp
+    from scribe.tui.widgets.editor import DraftEditor
+    from scribe.tui.widgets.status import StatusBar
 
 Then = Callable[[], object]
 
 
 class DraftKeeper:
-    def __init__(self, app: ScribeApp, *, on_saved: Callable[[], None] = lambda: None) -> None:
-        self.app = app
+    """`rel` names a file as the status line shows it; `on_saved` runs after each write."""
+
+    def __init__(self, editor: DraftEditor, status: StatusBar, *, rel: Callable[[Path], str],
+                 on_saved: Callable[[], None] = lambda: None) -> None:
+        self.editor = editor
+        self.status = status
+        self.rel = rel
         self.on_saved = on_saved
         self.file: DraftFile | None = None
         self.dirty = False
@@ -43,7 +51,7 @@ class DraftKeeper:
 
     @property
     def text(self) -> str:
-        return self.app.editor.text
+        return self.editor.text
 
     # --- the file in the editor ------------------------------------------------------------------
 
@@ -54,21 +62,18 @@ class DraftKeeper:
         self.show_status()
 
     def show_status(self) -> None:
-        try:
-            status = self.app.status
-        except NoMatches:  # saving on exit, after the footer is gone: the file is saved, nothing to show
-            return
         if self.file is None:
-            status.set_file("no file")
-            return
-        name = self.app.rel(self.file.path)
-        if self.conflict_later:
-            mark = Text(" ● changed on disk — ctrl+s decides", "bold red")
+            text: str | Text = "no file"
+        elif self.conflict_later:
+            text = Text(self.rel(self.file.path)) + Text(" ● changed on disk — ctrl+s decides", "bold red")
         elif self.dirty:
-            mark = Text(" ● unsaved", "yellow")
+            text = Text(self.rel(self.file.path)) + Text(" ● unsaved", "yellow")
         else:
-            mark = Text(" saved", "green")
-        status.set_file(Text(name) + mark)
+            text = Text(self.rel(self.file.path)) + Text(" saved", "green")
+        try:
+            self.status.set_file(text)
+        except NoMatches:  # saving on exit, after the status line is gone: the file is saved, nothing to show
+            pass
 
     def edited(self, delay: float) -> None:
         """The editor changed: mark it unsaved and (re)start the autosave countdown."""
@@ -81,7 +86,7 @@ class DraftKeeper:
             self.show_status()
         if self._timer is not None:
             self._timer.stop()
-        self._timer = self.app.set_timer(delay, self._autosave)
+        self._timer = self.editor.set_timer(delay, self._autosave)
 
     def _autosave(self) -> None:
         self._timer = None
@@ -103,7 +108,7 @@ class DraftKeeper:
             self.ask_conflict(then, quitting=quitting)
             return
         except ScribeError as exc:
-            self.app.notify(f"{exc}", severity="error", title="Not saved", timeout=10)
+            self.editor.notify(f"{exc}", severity="error", title="Not saved", timeout=10)
             if then is not None:
                 self._ask_discard(then, str(exc))
             return
@@ -125,7 +130,7 @@ class DraftKeeper:
     def save_now(self) -> None:
         """ctrl+s: save, or settle a conflict that was put off."""
         if self.file is None:
-            self.app.notify("no file open; ctrl+n starts a new draft", severity="warning")
+            self.editor.notify("no file open; ctrl+n starts a new draft", severity="warning")
             return
         if self.conflict_later:
             self.conflict_later = False
@@ -133,7 +138,7 @@ class DraftKeeper:
             return
         self.save(None)
         if not self.dirty:
-            self.app.notify(f"saved {self.file.path.name}", timeout=2)
+            self.editor.notify(f"saved {self.file.path.name}", timeout=2)
 
     def ask_conflict(self, then: Then | None, *, quitting: bool = False) -> None:
         assert self.file is not None
@@ -141,7 +146,7 @@ class DraftKeeper:
             return
         self.asking = True
         file = self.file
-        editor = self.app.editor
+        editor = self.editor
 
         def decided(choice: str | None) -> None:
             self.asking = False
@@ -150,20 +155,20 @@ class DraftKeeper:
             try:
                 if choice == "mine":
                     file.save(editor.text, force=True)
-                    self.app.notify(f"saved {file.path.name}; the version from disk is kept as a .bak beside it", title="Saved")
+                    editor.notify(f"saved {file.path.name}; the version from disk is kept as a .bak beside it", title="Saved")
                 elif choice == "theirs":
                     theirs, side = file.reload(keep_mine=editor.text)
                     snap = editor.snapshot()
                     editor.replace_offsets(snap, theirs.replace("\r\n", "\n"), 0, len(snap.text))  # one undo: yours again
                     file.saved_text = editor.text
                     where = f"; yours is in {side.name}" if side else ""
-                    self.app.notify(f"loaded {file.path.name} from disk{where} (ctrl+z brings yours back)", title="Reloaded")
+                    editor.notify(f"loaded {file.path.name} from disk{where} (ctrl+z brings yours back)", title="Reloaded")
                 else:
                     self.conflict_later = True
                     self.show_status()
                     return
             except ScribeError as exc:
-                self.app.notify(str(exc), severity="error", title="Not saved")
+                editor.notify(str(exc), severity="error", title="Not saved")
                 return
             self.conflict_later = False
             self.dirty = editor.text != file.saved_text
@@ -171,7 +176,7 @@ class DraftKeeper:
             if then is not None:
                 then()
 
-        self.app.push_screen(conflict_screen(file.path.name, quitting=quitting or then is not None), decided)
+        editor.app.push_screen(conflict_screen(file.path.name, quitting=quitting or then is not None), decided)
 
     def _ask_discard(self, then: Then, reason: str) -> None:
         self.asking = True
@@ -181,7 +186,7 @@ class DraftKeeper:
             if choice == "yes":
                 then()
 
-        self.app.push_screen(
+        self.editor.app.push_screen(
             confirm_screen("Unsaved changes", f"Your changes could not be saved:\n{reason}\n\nGo on and lose them?", "Lose them"),
             decided,
         )
@@ -195,17 +200,17 @@ class DraftKeeper:
             try:
                 theirs, _ = file.reload()
             except (OSError, ScribeError) as exc:
-                self.app.notify(f"{file.path.name} changed on disk and cannot be read ({exc})", severity="warning")
+                self.editor.notify(f"{file.path.name} changed on disk and cannot be read ({exc})", severity="warning")
                 return
-            self.app.editor.load_text(theirs)
+            self.editor.load_text(theirs)
             self.dirty = False
             self.show_status()
-            self.app.notify(f"{file.path.name} changed on disk; reloaded it", title="Reloaded")
+            self.editor.notify(f"{file.path.name} changed on disk; reloaded it", title="Reloaded")
 
-    def last_save(self, text: str | None) -> None:
+    def last_save(self) -> None:
         """Save without asking (no one is there to answer): on a conflict ours goes beside the file."""
-        file = self.file
-        if file is None or text is None or text in (file.saved_text, self._kept_aside):
+        file, text = self.file, self.text
+        if file is None or text in (file.saved_text, self._kept_aside):
             return
         try:
             file.save(text)

@@ -2,85 +2,108 @@
 of any task, so outline and critique answer without first reading the whole grounded prompt.
 
 With the 1.5B writer on 2 cores that reading is 15-30 s; after a warm-up, a task only reads its own
-instructions (benchmarks/engine_bench.py warm). The next edit cancels a warm-up in flight: the
-request is made on the event loop's client, and cancelling it closes the connection, which stops
-the server at once, even mid-prompt (`scribe serve` checks between batches; Ollama stops too).
-A warm-up is not a task: its one generated token is thrown away and it is not in the run log.
+instructions (benchmarks/engine_bench.py warm). The next edit cancels a warm-up in flight: it runs
+in a worker thread with a cancel event, and `ModelClient.stream_chat` cuts its connection the
+moment the event is set, which stops the server at once, even mid-prompt (`scribe serve` checks
+between batches; Ollama stops too). A warm-up is not a task: its one generated token is thrown
+away and it is not in the run log.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from textual.timer import Timer
 
     from scribe.models import CallResult
     from scribe.tasks import Draft
-    from scribe.tui.app import ScribeApp
+    from scribe.tui.services import Services
+    from scribe.tui.widgets.status import StatusBar
 
 GROUP = "warm"
 log = logging.getLogger("scribe.tui")
 
 
-class Warming:
-    """`restart()` on every edit; after `pause` seconds without one, the warm-up is sent.
-    `pause=None` turns warm-ups off. The counters are what happened, for the status line and tests."""
+@dataclass(frozen=True)
+class WarmTarget:
+    """What a warm-up would send now: the model, and the draft as the editor holds it."""
 
-    def __init__(self, app: ScribeApp, pause: float | None) -> None:
-        self.app = app
+    model: str
+    text: str  # the editor's whole text: the same text is not warmed twice
+    draft: Draft
+
+
+class Warming:
+    """`restart()` on every edit; after `pause` seconds without one, the warm-up for `target()` is
+    sent (None: nothing to warm now). `pause=None` turns warm-ups off. The status bar shows when the
+    tasks are primed; the counters are what happened, for tests."""
+
+    def __init__(self, status: StatusBar, services: Services, target: Callable[[], WarmTarget | None], *,
+                 pause: float | None, options: dict[str, Any] | None = None) -> None:
+        self.status = status
+        self.services = services
+        self.target = target
         self.pause = pause
+        self.options = options
         self.timer: Timer | None = None
         self.started = self.done = self.cancelled = 0
         self.last: CallResult | None = None
+        self._cancel = threading.Event()
         self._warmed: tuple[str, str] | None = None  # (model, editor text) of the last warm-up done
+        self._generation = 0  # bumped by every restart: a warm-up from before it is stale
         self._shown = False
 
     def restart(self) -> None:
         """The text, the file or the model changed: stop a warm-up in flight, wait for a pause."""
         if self.pause is None:
             return
-        self.app.workers.cancel_group(self.app, GROUP)
+        self.stop()
         if self._shown:
-            self.app.status.set_model(f"model: {self.app.model}")
+            self.status.set_primed(False)
             self._shown = False
+        self.timer = self.status.set_timer(self.pause, self._paused)
+
+    def stop(self) -> None:
+        self._cancel.set()
+        self._generation += 1
         if self.timer is not None:
             self.timer.stop()
-        self.timer = self.app.set_timer(self.pause, self._paused)
+            self.timer = None
 
     def _paused(self) -> None:
-        from scribe.tasks import Draft
-
-        app = self.app
-        if app.current is not None or app.file is None or not app.model:
-            return  # a task is reading its prompt already, or there is nothing to warm for
-        snap = app.editor.snapshot()
-        key = (app.model, snap.text)
-        if key == self._warmed:
+        target = self.target()
+        if target is None or (target.model, target.text) == self._warmed:
             return
-        draft = Draft(snap.title, snap.body, snap.path, app.rel(snap.path) if snap.path else None)
-        app.run_worker(self._warm(draft, app.model, key), group=GROUP, exclusive=True, exit_on_error=False)
+        self._cancel = threading.Event()
+        self.status.run_worker(partial(self._warm, target, self._cancel, self._generation),
+                               thread=True, group=GROUP, exit_on_error=False)
 
-    async def _warm(self, draft: Draft, model: str, key: tuple[str, str]) -> None:
-        services = self.app.services
+    def _warm(self, target: WarmTarget, cancel: threading.Event, generation: int) -> None:
         self.started += 1
+        result = None
         try:
-            request = await asyncio.to_thread(services.warm_request, draft, self.app.task_options or None)
-            if request is None:
-                return
-            client = await asyncio.to_thread(services.async_client)
-            self.last = await client.stream_chat(model, request.messages, options=request.options)
-        except asyncio.CancelledError:
-            self.cancelled += 1
-            raise
+            request = self.services.warm_request(target.draft, self.options)
+            if request is not None and not cancel.is_set():
+                result = self.services.client().stream_chat(target.model, request.messages,
+                                                            options=request.options, cancel=cancel)
         except Exception as exc:  # noqa: BLE001 - only an optimisation: a failed warm-up must not bother the author
             log.debug("warm-up failed: %s", exc)
-            return
-        if self.last.status == "ok":
-            self.done += 1
-            self._warmed = key
-            if self.app.model == model:
-                self.app.status.set_model(f"model: {model} · outline/critique primed")
-                self._shown = True
+        if cancel.is_set():
+            self.cancelled += 1
+        elif result is not None:
+            self.last = result
+            if result.status == "ok":
+                self.done += 1
+                self._warmed = (target.model, target.text)
+                self.status.call_later(self._primed, generation)
+
+    def _primed(self, generation: int) -> None:
+        if generation == self._generation:
+            self.status.set_primed(True)
+            self._shown = True

@@ -3,7 +3,7 @@
 The author reads both, picks A, B or a tie; only then are the names shown. The pick is stored in the
 run log as a `Preference`, which the benchmark report reads. Both runs use one prepared prompt (same
 sources, same options) and run one after the other, so neither waits behind the other in the engine's
-queue and the latency shown is fair.
+queue and the latency shown is fair. Each pane is a `StreamView`; its messages say when to start B.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -23,9 +23,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
 from scribe.errors import ScribeError
-from scribe.tui.widgets.assistant import OutputView, TokenFeed, format_metrics
+from scribe.tui.crashlog import unexpected
+from scribe.tui.widgets.stream import StreamCall, StreamView
 
 if TYPE_CHECKING:
+    from scribe.runlog import RunLog
     from scribe.tasks import PreparedCall, TaskResult
 
 LABELS = ("A", "B")
@@ -33,7 +35,7 @@ LABELS = ("A", "B")
 
 @dataclass
 class CompareJob:
-    """What to compare: a task's prepared call (made in the worker) and two models, in A/B order."""
+    """What to compare: a task's prepared call (made in a worker) and two models, in A/B order."""
 
     task: str
     scope_label: str
@@ -49,6 +51,15 @@ class CompareJob:
         return cls(task, scope_label, (pair[0], pair[1]), **kw)
 
 
+def store_preference(runlog: RunLog, winner: str, job: CompareJob) -> None:
+    from scribe.runlog import Preference
+
+    a, b = job.results["A"], job.results["B"]
+    runlog.add_preference(
+        Preference(task=job.task, run_a=a.run_id, run_b=b.run_id, model_a=job.models[0], model_b=job.models[1], winner=winner)
+    )
+
+
 class ComparePane(Vertical):
     def __init__(self, label: str) -> None:
         super().__init__(id=f"pane-{label.lower()}", classes="compare-pane")
@@ -56,7 +67,7 @@ class ComparePane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label(f"Model {self.label}", classes="pane-title")
-        yield OutputView(classes="pane-output")
+        yield StreamView(show_model=False, classes="pane-output")
 
 
 class CompareScreen(Screen[None]):
@@ -73,10 +84,10 @@ class CompareScreen(Screen[None]):
         self.job = job
         self.store = store
         self.autostart = autostart
-        self.cancel = threading.Event()
+        self.prepared: PreparedCall | None = None
+        self.cancelled = False
         self.done: dict[str, str] = {}  # label -> status
         self.picked: str | None = None
-        self.side_timers: dict[str, tuple[Any, Callable[[], Any]]] = {}
 
     def compose(self) -> ComposeResult:
         yield Label(f"Compare · {self.job.task} · {self.job.scope_label} — names hidden until you pick", id="compare-title")
@@ -88,73 +99,74 @@ class CompareScreen(Screen[None]):
 
     def on_mount(self) -> None:
         if self.autostart:
-            self.run_both()
+            self._prepare()
 
-    def pane(self, label: str) -> OutputView:
-        return self.query_one(f"#pane-{label.lower()} OutputView", OutputView)
+    def pane(self, label: str) -> StreamView:
+        return self.query_one(f"#pane-{label.lower()} StreamView", StreamView)
 
     # --- running ---------------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="compare")
-    def run_both(self) -> None:
+    def _prepare(self) -> None:
+        assert self.job.prepare is not None
         try:
-            self._run_both()
-        except Exception as exc:  # noqa: BLE001 - a bug here must not take the draft down
-            try:
-                self.app.call_from_thread(self._failed_all, f"unexpected error: {exc}")  # type: ignore[arg-type]
-            except RuntimeError:
-                pass
-
-    def _run_both(self) -> None:
-        assert self.job.prepare is not None and self.job.execute is not None
-        try:
-            prepared = self.job.prepare()
+            self.prepared = self.job.prepare()
         except ScribeError as exc:
-            self.app.call_from_thread(self._failed_all, str(exc))  # type: ignore[arg-type]
-            return
+            self.call_later(self._failed_all, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug here must not take the draft down
+            self.call_later(self._failed_all, unexpected(exc, "compare"))
+        else:
+            self.call_later(self._run_next)
+
+    async def _run_next(self) -> None:
+        """Start the next side, or, after a cancel, end the sides not run."""
         for label, model in zip(LABELS, self.job.models):
-            if self.cancel.is_set():
-                self.app.call_from_thread(self.finish_side, label, "cancelled", "*(not run: cancelled)*", Text("cancelled", "yellow"))  # type: ignore[arg-type]
+            if label in self.done:
                 continue
-            feed = TokenFeed()
-            self.app.call_from_thread(self._start_side, label, feed, prepared.template.output == "json")  # type: ignore[arg-type]
-            try:
-                feed.restart_clock()
-                result = self.job.execute(prepared, model=model, on_token=feed.push, cancel=self.cancel,
-                                          meta={"compare": label})
-            except ScribeError as exc:
-                self.app.call_from_thread(self.finish_side, label, "failed", f"**Failed:** {exc}", Text("failed", "red"))  # type: ignore[arg-type]
+            if self.cancelled:
+                await self.finish_side(label, "cancelled", "*(not run: cancelled)*", Text("cancelled", "yellow"))
                 continue
-            self.job.results[label] = result
-            m = result.call.metrics
-            metrics = format_metrics(None, m.ttft_ms, m.eval_tps, m.eval_count or feed.count, result.call.status)
-            self.app.call_from_thread(self.finish_side, label, result.call.status, result.output, metrics)  # type: ignore[arg-type]
+            await self.pane(label).start(self._call(label, model))
+            return
+
+    def _call(self, label: str, model: str) -> StreamCall:
+        assert self.prepared is not None and self.job.execute is not None
+        prepared, execute = self.prepared, self.job.execute
+
+        def run(p: PreparedCall, on_token: Callable[[str], None], cancel: threading.Event) -> TaskResult:
+            return execute(p, model=model, on_token=on_token, cancel=cancel, meta={"compare": label})
+
+        return StreamCall(self.job.task, model, prepared.template.output == "json", lambda: prepared, run)
+
+    def _label(self, view: StreamView) -> str:
+        return next(label for label in LABELS if self.pane(label) is view)
+
+    @on(StreamView.Finished)  # Cancelled is a Finished too
+    async def _side_finished(self, event: StreamView.Finished) -> None:
+        label = self._label(event.view)
+        self.job.results[label] = event.result
+        self._side_done(label, event.result.call.status)
+        await self._run_next()
+
+    @on(StreamView.Failed)
+    async def _side_failed(self, event: StreamView.Failed) -> None:
+        self._side_done(self._label(event.view), "failed")
+        await self._run_next()
 
     async def _failed_all(self, message: str) -> None:
-        self.app.notify(message, severity="error", title="Compare")
+        self.notify(message, severity="error", title="Compare")
         for label in LABELS:
             if label not in self.done:
                 await self.finish_side(label, "failed", f"**Failed:** {message}", Text("failed", "red"))
 
-    async def _start_side(self, label: str, feed: TokenFeed, is_json: bool) -> None:
-        view = self.pane(label)
-        await view.begin("```json\n" if is_json else "")
-        view.show_metrics(format_metrics(None, None, None, 0, "streaming"))
-
-        async def flush() -> None:
-            await view.feed(feed.drain())
-            view.show_metrics(format_metrics(None, feed.ttft_ms, feed.tps, feed.count, "streaming"))
-
-        self.side_timers[label] = (self.set_interval(1 / 15, flush), flush)
-
     async def finish_side(self, label: str, status: str, markdown: str, metrics: Text) -> None:
-        if label in self.side_timers:
-            timer, flush = self.side_timers.pop(label)
-            timer.stop()
-            await flush()
+        """End a side that did not stream (not run, or nothing to run) with `markdown`."""
         view = self.pane(label)
         await view.end(markdown)
         view.show_metrics(metrics)
+        self._side_done(label, status)
+
+    def _side_done(self, label: str, status: str) -> None:
         self.done[label] = status
         if len(self.done) == len(LABELS):
             self._ready()
@@ -183,7 +195,7 @@ class CompareScreen(Screen[None]):
             try:
                 self.store(winner, self.job)
             except ScribeError as exc:
-                self.app.notify(str(exc), severity="error", title="Preference not stored")
+                self.notify(str(exc), severity="error", title="Preference not stored")
         self.reveal()
 
     def reveal(self) -> None:
@@ -198,7 +210,9 @@ class CompareScreen(Screen[None]):
 
     def action_cancel_or_close(self) -> None:
         if len(self.done) < len(LABELS):
-            self.cancel.set()
-            self.app.notify("cancelling the comparison…", title="Compare")
+            self.cancelled = True
+            for label in LABELS:
+                self.pane(label).cancel()
+            self.notify("cancelling the comparison…", title="Compare")
             return
         self.dismiss(None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,8 +12,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, TextArea
 
 from scribe.chunking import HEADING_SEPARATOR, find_section
-from scribe.tui.documents import EditorText
+from scribe.tui.documents import DraftFile, EditorText
 from scribe.tui.widgets.editor import add_scribe_themes, theme_for
+
+if TYPE_CHECKING:
+    from scribe.grounding import NumberedSource
 
 
 def heading_offset(snap: EditorText, heading_path: str) -> int:
@@ -35,6 +39,12 @@ class NoteScreen(ModalScreen[str | None]):
         self.rel_path = rel_path
         self.text = text
         self.heading_path = heading_path
+
+    @classmethod
+    def of_source(cls, root: Path, source: NumberedSource) -> NoteScreen:
+        """The note a source cites, as it is on disk now; ScribeError if it cannot be read."""
+        path = root / source.path
+        return cls(path, source.path, DraftFile.open(path).saved_text, source.heading_path)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog note-dialog"):

@@ -1,200 +1,28 @@
-"""The assistant panel: what ran, live metrics, the output as streaming markdown, issues and sources."""
+"""The assistant panel: the task that runs or ran last, its streamed answer, issues and sources.
+
+The panel owns the run: `start()` streams it into the panel's `StreamView`, and the view's messages
+(`Started`, `Finished`, `Cancelled`, `Failed`) fill in the rest as they bubble through. Choosing
+an issue or a source posts `IssueChosen` / `SourceChosen` for the screen, which owns the editor.
+"""
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Label, Markdown, OptionList, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-IDLE_TEXT = "Nothing asked yet. F2 outline · F3 critique · F4 expand · F5 any task · ctrl+p all commands."
-
-
-def format_metrics(model: str | None, ttft_ms: float | None, tps: float | None, tokens: int, status: str) -> Text:
-    """One line: model · TTFT · tokens/s · tokens · status."""
-    parts: list[tuple[str, str]] = []
-    if model:
-        parts.append((model, "bold"))
-    parts.append((f"TTFT {ttft_ms:.0f} ms" if ttft_ms is not None else "TTFT –", ""))
-    parts.append((f"{tps:.1f} tok/s" if tps else "– tok/s", ""))
-    parts.append((f"{tokens} tok", ""))
-    style = {"ok": "green", "cancelled": "yellow", "failed": "red"}.get(status, "italic")
-    parts.append((status, style))
-    text = Text()
-    for i, (chunk, chunk_style) in enumerate(parts):
-        if i:
-            text.append(" · ", "dim")
-        text.append(chunk, chunk_style)
-    return text
-
-
-@dataclass
-class TokenFeed:
-    """Tokens from a worker thread, drained by the UI a few times a second (batched repaint)."""
-
-    started: float = field(default_factory=time.perf_counter)
-    first_at: float | None = None
-    last_at: float | None = None
-    count: int = 0
-    _pending: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def restart_clock(self) -> None:
-        self.started = time.perf_counter()
-
-    def push(self, piece: str) -> None:
-        now = time.perf_counter()
-        with self._lock:
-            if self.first_at is None:
-                self.first_at = now
-            self.last_at = now
-            self.count += 1
-            self._pending.append(piece)
-
-    def drain(self) -> str:
-        with self._lock:
-            text = "".join(self._pending)
-            self._pending.clear()
-        return text
-
-    @property
-    def ttft_ms(self) -> float | None:
-        return None if self.first_at is None else (self.first_at - self.started) * 1000
-
-    @property
-    def tps(self) -> float | None:
-        if self.first_at is None or self.last_at is None or self.count < 2 or self.last_at <= self.first_at:
-            return None
-        return (self.count - 1) / (self.last_at - self.first_at)
-
-
-LIVE_BLOCKS = 4  # blocks the streaming Markdown widget holds before its settled part is split off
-
-
-def block_cut(text: str) -> int | None:
-    """Where `text` can be split so that both halves render as they do together: the start of its
-    last top-level block (after a blank line, outside code fences, not an indented continuation)."""
-    cut = None
-    fence: str | None = None
-    offset = 0
-    blank_before = False
-    for line in text.splitlines(keepends=True):
-        stripped = line.strip()
-        if fence is None and stripped.startswith(("```", "~~~")):
-            if blank_before and not line[0].isspace() and offset > 0:
-                cut = offset  # a fence is a block of its own
-            fence = stripped[:3]
-        elif fence is not None and stripped.startswith(fence):
-            fence = None
-        elif fence is None and blank_before and stripped and not line[0].isspace() and offset > 0:
-            cut = offset
-        blank_before = fence is None and not stripped
-        offset += len(line)
-    return cut
-
-
-class OutputView(Vertical):
-    """A metrics line and the markdown output, fed from a TokenFeed.
-
-    Output streams through `Markdown.get_stream` into a Markdown widget. Textual's Markdown is made
-    of one widget per block, and every update lays out all of them, so a long output would make each
-    update slower. Once the live widget holds LIVE_BLOCKS blocks, its settled part moves into a
-    static rendering above it (Rich's markdown, rendered once, one widget per settled piece) and
-    streaming carries on below: the cost of an update stays flat however long the output grows.
-    """
-
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes)
-        self.stream: MarkdownStream | None = None
-        self.text = ""
-        self._settled = ""
-        self._live_source = ""
-
-    def compose(self) -> ComposeResult:
-        yield Static("", classes="metrics")
-        with VerticalScroll(classes="output-scroll"):
-            yield Markdown(IDLE_TEXT, classes="output")
-
-    @property
-    def markdown(self) -> Markdown:
-        """The live markdown widget."""
-        return self.query_one(".output", Markdown)
-
-    @property
-    def source(self) -> str:
-        """The markdown shown: the settled part and the live part."""
-        return self._settled + self.markdown.source
-
-    def show_metrics(self, text: Text | str) -> None:
-        self.query_one(".metrics", Static).update(text, layout=False)  # one fixed line: no reflow
-
-    async def _reset(self, markdown: str) -> None:
-        if self.stream is not None:
-            await self.stream.stop()
-            self.stream = None
-        self._settled = ""
-        await self.query(".settled").remove()
-        await self.markdown.update(markdown)
-        self._live_source = markdown
-
-    async def begin(self, prefix: str = "") -> None:
-        self.text = ""
-        await self._reset(prefix)
-        scroll = self.query_one(".output-scroll", VerticalScroll)
-        scroll.anchor(False)
-        scroll.scroll_home(animate=False)
-        self.stream = Markdown.get_stream(self.markdown)
-
-    async def feed(self, fragment: str) -> None:
-        if not fragment or self.stream is None:
-            return
-        scroll = self.query_one(".output-scroll", VerticalScroll)
-        if not scroll.is_anchored and scroll.max_scroll_y > 0 and scroll.scroll_y >= scroll.max_scroll_y - 1:
-            scroll.anchor()  # follow the output (in the same frame) until the reader scrolls up
-        self.text += fragment
-        self._live_source += fragment
-        await self.stream.write(fragment)
-        if len(self.markdown.children) > LIVE_BLOCKS:
-            await self._settle()
-
-    async def _settle(self) -> None:
-        from rich.markdown import Markdown as RichMarkdown
-
-        cut = block_cut(self._live_source)
-        if cut is None or self.stream is None:
-            return
-        await self.stream.stop()
-        head, tail = self._live_source[:cut], self._live_source[cut:]
-        self._settled += head
-        piece = Static(RichMarkdown(head, code_theme="ansi_dark", hyperlinks=False), classes="settled")
-        await self.query_one(".output-scroll", VerticalScroll).mount(piece, before=self.markdown)
-        await self.markdown.update(tail)
-        self._live_source = tail
-        self.stream = Markdown.get_stream(self.markdown)
-
-    async def end(self, final_markdown: str | None = None) -> None:
-        if self.stream is not None:
-            await self.stream.stop()
-            self.stream = None
-        if final_markdown is not None:
-            scroll = self.query_one(".output-scroll", VerticalScroll)
-            scroll.anchor(False)
-            await self._reset(final_markdown)
-            scroll.scroll_home(animate=False)
+from scribe.tui.runs import Run
+from scribe.tui.widgets.stream import StreamCall, StreamView
 
 
 class AssistantPanel(Vertical):
-    """Output of the last task, its critique issues and its numbered sources."""
-
     class IssueChosen(Message):
         def __init__(self, index: int) -> None:
             super().__init__()
@@ -205,9 +33,16 @@ class AssistantPanel(Vertical):
             super().__init__()
             self.index = index
 
+    def __init__(self, *, last_key_at: Callable[[], float], id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.last_key_at = last_key_at
+        self.current: Run | None = None  # the run streaming now
+        self.last: Run | None = None  # the last run that ended (its issues, sources, expansion)
+        self.expansion: Run | None = None  # an expansion ready to insert or replace with
+
     def compose(self) -> ComposeResult:
         yield Label("Assistant", id="run-title")
-        yield OutputView(id="output-view")
+        yield StreamView(id="output-view", last_key_at=self.last_key_at)
         yield Static("", id="expansion-bar")
         yield Label("Issues", id="issues-label", classes="list-label")
         yield OptionList(id="issues")
@@ -215,14 +50,70 @@ class AssistantPanel(Vertical):
         yield OptionList(id="sources")
 
     def on_mount(self) -> None:
-        self.query_one(OutputView).show_metrics(Text("idle", "dim"))
+        self.view.show_metrics(Text("idle", "dim"))
         self.show_issues([])
         self.show_sources([])
         self.show_expansion_bar(False)
 
     @property
-    def view(self) -> OutputView:
-        return self.query_one(OutputView)
+    def view(self) -> StreamView:
+        return self.query_one(StreamView)
+
+    # --- the run --------------------------------------------------------------------------------
+
+    def start(self, run: Run, call: StreamCall) -> None:
+        """`run` is current from now on (a second task waits); the view starts streaming next."""
+        self.current = run
+        self.drop_expansion()
+        self.set_title(f"{run.task.capitalize()} · {run.scope.label}")
+        self.show_issues([])
+        self.show_sources([])
+        self.call_later(self.view.start, call)
+
+    def cancel(self) -> None:
+        if self.current is not None:
+            self.view.cancel()
+
+    def drop_expansion(self) -> None:
+        self.expansion = None
+        self.show_expansion_bar(False)
+
+    @on(StreamView.Started)
+    def _started(self, event: StreamView.Started) -> None:
+        if self.current is not None:
+            self.current.sources = event.prepared.sources
+        self.show_sources(event.prepared.sources)
+
+    @on(StreamView.Finished)  # Cancelled is a Finished too (no selector: posted from a worker thread, these have no sender to match)
+    def _finished(self, event: StreamView.Finished) -> None:
+        run, result = self.current, event.result
+        if run is None:
+            return
+        run.result = result
+        call = result.call
+        self.set_title(f"{run.task.capitalize()} · {run.scope.label} · run {result.run_id}")
+        if result.critique is not None:
+            self.show_issues(result.critique.issues)
+        if call.status == "failed":
+            self.notify(f"{call.error}; the partial output is kept", severity="error", title=f"{run.task} failed")
+        elif call.status == "cancelled":
+            self.notify(f"cancelled; the partial output is kept (run {result.run_id})", title=run.task)
+        if run.task == "expand" and call.text.strip():
+            self.expansion = run
+            self.show_expansion_bar(True)
+        self._ended(run)
+
+    @on(StreamView.Failed)
+    def _failed(self, event: StreamView.Failed) -> None:
+        if self.current is not None:
+            self.notify(event.error, severity="error", title=f"{self.current.task} failed", timeout=10)
+            self._ended(self.current)
+
+    def _ended(self, run: Run) -> None:
+        self.last = run
+        self.current = None
+
+    # --- what it shows --------------------------------------------------------------------------
 
     def set_title(self, title: str) -> None:
         self.query_one("#run-title", Label).update(title)

@@ -1,0 +1,93 @@
+"""The command palette's scribe commands (ctrl+p on the drafting screen): every task in each scope,
+custom tasks from `prompts/` included, and the screen's actions, found by their words.
+
+The drafting screen lists `ScribeCommands` in its COMMANDS, so the palette opened over a dialog or
+the compare screen offers Textual's basics only. A command runs its action method directly, as the
+palette always has: "Cancel generation" with nothing running, or "Insert expansion" with none
+ready, still answers (with a notification) instead of doing nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Protocol, cast
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from scribe.errors import ScribeError
+
+if TYPE_CHECKING:
+    from scribe.prompts import PromptTemplate
+
+SCOPES = (("whole draft", "draft"), ("current section", "section"), ("selection", "selection"))
+
+
+@dataclass(frozen=True)
+class PaletteCommand:
+    title: str
+    help: str
+    action: str  # an action of the screen, or of the app ("app.toggle_theme")
+    params: tuple[str, ...] = ()
+
+
+def palette_commands(templates: Mapping[str, PromptTemplate], model: str) -> list[PaletteCommand]:
+    """Each task in each scope, then the screen's actions."""
+    commands = []
+    for name, template in templates.items():
+        pretty = name.replace("-", " ").capitalize()
+        help_text = template.description or f"the {name} task from prompts/"
+        commands += [PaletteCommand(f"{pretty}: {label}", help_text, "task", (name, kind)) for label, kind in SCOPES]
+    return commands + [
+        PaletteCommand("Compare two models (blind A/B)", "run a task on two models; pick the better", "compare"),
+        PaletteCommand("Choose model", f"now: {model}", "pick_model"),
+        PaletteCommand("Re-index notes", "bring the notes index in step with the files", "reindex"),
+        PaletteCommand("Cancel generation", "stop the model; the partial output is kept", "cancel"),
+        PaletteCommand("Insert expansion below the section", "one undo step", "apply_expansion", ("insert",)),
+        PaletteCommand("Replace section with expansion", "one undo step", "apply_expansion", ("replace",)),
+        PaletteCommand("Save", "write the draft now", "save"),
+        PaletteCommand("New draft", "create a draft in the drafts folder", "new_draft"),
+        PaletteCommand("Toggle line numbers", "in the editor", "toggle_line_numbers"),
+        PaletteCommand("Toggle soft wrap", "in the editor", "toggle_wrap"),
+        PaletteCommand("Toggle notes tree", "show or hide the tree", "toggle_tree"),
+        PaletteCommand("Toggle light/dark theme", "scribe-light or scribe-dark", "app.toggle_theme"),
+        PaletteCommand("Help: keys", "every binding", "help"),
+    ]
+
+
+class PaletteHost(Protocol):
+    """What the palette asks of the screen it is opened on."""
+
+    @property
+    def model(self) -> str: ...
+
+    def task_templates(self) -> Mapping[str, PromptTemplate]: ...
+
+
+class ScribeCommands(Provider):
+    commands: list[PaletteCommand]  # read once when the palette opens
+
+    async def startup(self) -> None:
+        host = cast(PaletteHost, self.screen)
+        try:
+            templates = host.task_templates()
+        except ScribeError:
+            templates = {}
+        self.commands = palette_commands(templates, host.model)
+
+    def _runner(self, command: PaletteCommand) -> Callable[[], object]:
+        target, _, name = command.action.rpartition(".")
+        node = self.app if target == "app" else self.screen
+        return partial(getattr(node, f"action_{name}"), *command.params)
+
+    async def discover(self) -> Hits:
+        for command in self.commands:
+            yield DiscoveryHit(command.title, self._runner(command), help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self.commands:
+            score = matcher.match(command.title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(command.title), self._runner(command), help=command.help)

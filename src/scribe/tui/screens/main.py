@@ -1,0 +1,422 @@
+"""The drafting screen: notes tree, editor, assistant panel and status line, and what the keys do.
+
+It decides what to run on which text (`scribe.tui.runs`) and where an answer goes back into the
+draft (`scribe.splice`); the assistant panel streams the run, the keeper keeps the file safe, and
+`Indexing` keeps the notes index in step. Retrieval, prompting, model calls and logging all happen
+in the core, through the session's `Services`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DirectoryTree, Footer, TextArea
+
+from scribe.config import WRITERS
+from scribe.errors import ScribeError
+from scribe.tui.commands import ScribeCommands
+from scribe.tui.crashlog import unexpected
+from scribe.tui.documents import DraftFile, create_draft, is_note_file, slug
+from scribe.tui.indexing import Indexing
+from scribe.tui.keeper import DraftKeeper
+from scribe.tui.runs import Run, choose_scope, draft_of, expansion_splice, quote_location, task_input
+from scribe.tui.screens.dialogs import ChoiceScreen, NameScreen
+from scribe.tui.screens.help import HelpScreen
+from scribe.tui.screens.models import choose_model
+from scribe.tui.services import BUILTIN_TASKS
+from scribe.tui.warming import Warming, WarmTarget
+from scribe.tui.widgets.assistant import AssistantPanel
+from scribe.tui.widgets.editor import DraftEditor, theme_for
+from scribe.tui.widgets.status import StatusBar
+from scribe.tui.widgets.stream import StreamCall, StreamView
+from scribe.tui.widgets.tree import NotesTree
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from scribe.models import ModelInfo
+    from scribe.prompts import PromptTemplate
+    from scribe.tui.session import Session
+
+DISK_CHECK_S = 2.0
+INDEX_REFRESH_S = 30.0
+
+
+class MainScreen(Screen[None]):
+    COMMANDS = {ScribeCommands}
+    BINDINGS = [
+        Binding("f1", "help", "Help", priority=True),
+        Binding("f2", "task('outline')", "Outline", priority=True),
+        Binding("f3", "task('critique')", "Critique", priority=True),
+        Binding("f4", "task('expand')", "Expand", priority=True),
+        Binding("f5", "choose_task", "Tasks…", priority=True),
+        # Priority: the TextArea binds f6/f7 (select line/all).
+        Binding("f6", "compare", "Compare", priority=True),
+        Binding("f7", "pick_model", "Model", priority=True),
+        Binding("f8", "reindex", "Re-index", priority=True),
+        Binding("escape", "cancel", "Cancel", show=True),
+        Binding("ctrl+o", "apply_expansion('insert')", "Insert", show=True),
+        Binding("ctrl+r", "apply_expansion('replace')", "Replace", show=True),
+        Binding("ctrl+s", "save", "Save", show=False),
+        Binding("ctrl+n", "new_draft", "New draft", show=False),
+        Binding("ctrl+b", "toggle_tree", "Toggle tree", show=False),
+        Binding("ctrl+l", "toggle_line_numbers", "Line numbers", show=False),
+        Binding("alt+z", "toggle_wrap", "Soft wrap", show=False),
+    ]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(id="drafting")
+        self.session = session
+        self.editor = DraftEditor(id="editor")
+        self.status = StatusBar(id="status")
+        self.panel = AssistantPanel(id="assistant", last_key_at=lambda: session.last_key_at)
+        self.keeper = DraftKeeper(self.editor, self.status, rel=session.rel, on_saved=self._saved)
+        self.indexing = Indexing(self.status, lambda: session.services.index, session.note_folders(),
+                                 auto=session.state.auto_index,
+                                 busy=lambda: self.panel.current is not None)
+        self.warming = Warming(self.status, session.services, self._warm_target, pause=session.warm_pause,
+                               options=session.task_options or None)
+
+    @property
+    def file(self) -> DraftFile | None:
+        """The file in the editor (kept by the DraftKeeper)."""
+        return self.keeper.file
+
+    @property
+    def model(self) -> str:
+        return self.session.model
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield NotesTree(self.session.tree_root(), id="tree")
+            yield self.editor
+            yield self.panel
+        yield self.status
+        yield Footer()
+
+    def on_mount(self) -> None:
+        state = self.session.state
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._match_editor_theme())
+        self._match_editor_theme()
+        self.editor.show_line_numbers = state.line_numbers
+        self.editor.soft_wrap = state.soft_wrap
+        self.status.set_model(self.model)
+        draft = self.session.draft or self.session.remembered_file()
+        if draft is not None:
+            self.open_file(draft)
+        self.editor.focus()
+        self.set_interval(DISK_CHECK_S, self.keeper.check_disk)
+        self.set_interval(INDEX_REFRESH_S, self.indexing.refresh)
+        # Background work (a probe of the model server, a scan of the notes) waits for the first
+        # frame, so the author sees the draft at once.
+        self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
+        self.indexing.refresh()
+        if self.session.autoconnect:
+            self.connect()
+
+    def _match_editor_theme(self) -> None:
+        self.editor.theme = theme_for(self.app.current_theme.dark)
+
+    @work(thread=True, group="connect")
+    def connect(self) -> None:
+        """Resolve (and if need be start) the model server early, so the first task starts at once."""
+        try:
+            client = self.session.services.client()
+            if not self.model:
+                self.call_later(self._use_default_model, client.default_writer())
+        except ScribeError as exc:
+            self.notify(str(exc), severity="error", title="Model server", timeout=8)
+        except Exception as exc:  # noqa: BLE001 - the app must not crash on a connection problem
+            self.notify(unexpected(exc, "connecting"), severity="error", title="Model server", timeout=8)
+
+    # --- files ---------------------------------------------------------------------------------
+
+    def open_file(self, path: Path) -> bool:
+        try:
+            file = DraftFile.open(path)
+        except ScribeError as exc:
+            self.notify(str(exc), severity="error", title="Cannot open")
+            return False
+        editor = self.editor
+        editor.path = path
+        editor.read_only = False
+        editor.load_text(file.saved_text)
+        snap = editor.snapshot()
+        editor.move_cursor(snap.location(snap.body_start))
+        self.keeper.opened(file)
+        self.panel.drop_expansion()
+        self.session.state.last_file = self.session.rel(path)
+        self.session.save_state()
+        self.warming.restart()
+        return True
+
+    @on(DirectoryTree.FileSelected)
+    def _file_chosen(self, event: DirectoryTree.FileSelected) -> None:
+        event.stop()
+        path = Path(event.path)
+        if not is_note_file(path):
+            self.notify(f"{path.name}: scribe edits .md, .markdown and .txt notes", severity="warning")
+            return
+        if self.file is not None and path.resolve() == self.file.path.resolve():
+            self.editor.focus()
+            return
+        self.keeper.ensure_saved(lambda: self.open_file(path) and self.editor.focus())
+
+    @on(TextArea.Changed, "#editor")
+    def _edited(self, event: TextArea.Changed) -> None:
+        self.keeper.edited(self.session.autosave_delay)
+        self.warming.restart()
+
+    def _saved(self) -> None:
+        if self.file is not None:
+            self.indexing.saved(self.file.path)
+
+    def action_save(self) -> None:
+        self.keeper.save_now()
+
+    def action_new_draft(self) -> None:
+        def named(title: str | None) -> None:
+            if not title:
+                return
+            path = self.session.note_folders()[0] / "drafts" / f"{slug(title)}.md"
+            if path.exists():
+                self.notify(f"{self.session.rel(path)} exists already; opened it", severity="warning")
+                self.keeper.ensure_saved(lambda: self.open_file(path))
+                return
+
+            def create() -> None:
+                try:
+                    create_draft(path, title)
+                except ScribeError as exc:
+                    self.notify(str(exc), severity="error")
+                    return
+                self.open_file(path)
+                self.editor.move_cursor(self.editor.document.end)
+                self.editor.focus()
+                self.query_one(NotesTree).reload()
+
+            self.keeper.ensure_saved(create)
+
+        self.app.push_screen(NameScreen("Title of the new draft", "e.g. Why retries need idempotency keys"), named)
+
+    # --- toggles -------------------------------------------------------------------------------
+
+    def action_toggle_line_numbers(self) -> None:
+        self.editor.show_line_numbers = self.session.state.line_numbers = not self.editor.show_line_numbers
+        self.session.save_state()
+
+    def action_toggle_wrap(self) -> None:
+        self.editor.soft_wrap = self.session.state.soft_wrap = not self.editor.soft_wrap
+        self.session.save_state()
+
+    def action_toggle_tree(self) -> None:
+        tree = self.query_one(NotesTree)
+        tree.display = not tree.display
+        if not tree.display and tree.has_focus:
+            self.editor.focus()
+
+    def action_help(self) -> None:
+        bindings = [*self.BINDINGS, *self.app.BINDINGS]
+        self.app.push_screen(HelpScreen([b for b in bindings if isinstance(b, Binding)]))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return self.panel.current is not None
+        if action == "apply_expansion":
+            return self.panel.expansion is not None
+        return True
+
+    # --- tasks ---------------------------------------------------------------------------------
+
+    def task_templates(self) -> Mapping[str, PromptTemplate]:
+        """The author's tasks, builtin first, for the palette and the task menus."""
+        templates = self.session.services.templates()
+        order = [n for n in BUILTIN_TASKS if n in templates] + sorted(n for n in templates if n not in BUILTIN_TASKS)
+        return {name: templates[name] for name in order}
+
+    def _ask_task(self, title: str, then: Callable[[str], None], *, described: bool, note: str = "") -> None:
+        try:
+            templates = self.task_templates()
+        except ScribeError as exc:
+            self.notify(str(exc), severity="error", title="Templates")
+            return
+        options = [(n, f"{n} — {t.description}" if described and t.description else n) for n, t in templates.items()]
+        self.app.push_screen(ChoiceScreen(title, options, note=note), lambda name: name and then(name))
+
+    def action_choose_task(self) -> None:
+        self._ask_task("Run which task?", self.action_task, described=True,
+                       note="on the selection, the section at the cursor (expand) or the whole draft")
+
+    def action_task(self, task: str, kind: str = "auto") -> None:
+        if self.panel.current is not None:
+            self.notify("a task is running; Esc cancels it", severity="warning")
+            return
+        prepared = self._prepare_task(task, kind)
+        if prepared is None:
+            return
+        run, template, inp = prepared
+        services, options = self.session.services, self.session.task_options or None
+        model = run.model
+        call = StreamCall(
+            task, model, template.output == "json",
+            prepare=lambda: services.prepare(template, inp, options=options),
+            execute=lambda p, on_token, cancel: services.execute(p, model=model, on_token=on_token, cancel=cancel),
+        )
+        self.panel.start(run, call)
+        self.refresh_bindings()
+
+    def _prepare_task(self, task: str, kind: str) -> tuple[Run, PromptTemplate, Any] | None:
+        """The run, its template and the core's input for `task` on the scope asked; None (and a
+        notification saying what to do) when there is nothing to run it on."""
+        if self.file is None:
+            self.notify("open a draft first: choose one in the tree, or ctrl+n for a new one", severity="warning")
+            return None
+        try:
+            template = self.session.services.template(task)
+            snap = self.editor.snapshot()
+            scope = choose_scope(task, kind, snap, self.editor.selected_offsets(snap), self.editor.cursor_offset(snap))
+        except ScribeError as exc:
+            self.notify(str(exc), severity="warning", title="Task")
+            return None
+        rel = self.session.rel(snap.path) if snap.path else None
+        model = self.model or WRITERS[0]  # no server answered yet: the best writer, by name
+        run = Run(task, scope, snap.text[scope.start : scope.end], model)
+        return run, template, task_input(task, scope, snap, rel)
+
+    @on(StreamView.Finished)
+    @on(StreamView.Failed)
+    def _run_ended(self) -> None:
+        self.refresh_bindings()
+        self.call_after_refresh(self.app.freeze_heap)  # type: ignore[attr-defined]
+
+    def action_cancel(self) -> None:
+        self.panel.cancel()
+
+    def _warm_target(self) -> WarmTarget | None:
+        """What a warm-up would send now; None while a task runs (it reads its prompt already)."""
+        if self.panel.current is not None or self.file is None or not self.model:
+            return None
+        snap = self.editor.snapshot()
+        return WarmTarget(self.model, snap.text, draft_of(snap, self.session.rel(snap.path) if snap.path else None))
+
+    # --- using the output ----------------------------------------------------------------------
+
+    def action_apply_expansion(self, how: str) -> None:
+        run = self.panel.expansion
+        if run is None or run.result is None:
+            self.notify("no expansion to use; F4 expands the section at the cursor", severity="warning")
+            return
+        snap = self.editor.snapshot()
+        try:
+            splice = expansion_splice(run, run.result.call.text.strip(), how, snap, self.editor.cursor_offset(snap))
+        except ScribeError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self.editor.replace_offsets(snap, splice.new, splice.start, splice.end)
+        self.panel.drop_expansion()
+        self.refresh_bindings()
+        self.editor.focus()
+
+    @on(AssistantPanel.IssueChosen)
+    def _issue_chosen(self, event: AssistantPanel.IssueChosen) -> None:
+        run = self.panel.last
+        if run is not None and run.result is not None and run.result.critique is not None:
+            self.select_issue(run, run.result.critique.issues[event.index])
+
+    def select_issue(self, run: Run, issue: Any) -> bool:
+        """Select the issue's quote in the editor; False (and a notification) when it is not in the draft."""
+        snap = self.editor.snapshot()
+        span = quote_location(run, snap, issue.quote)
+        if span is None:
+            self.notify("the quote is not in the draft (the model paraphrased, or it was edited away)", severity="warning", title="Not found")
+            return False
+        self.editor.select_offsets(snap, *span)
+        self.editor.focus()
+        return True
+
+    @on(AssistantPanel.SourceChosen)
+    def _source_chosen(self, event: AssistantPanel.SourceChosen) -> None:
+        from scribe.tui.screens.note import NoteScreen
+
+        run = self.panel.last
+        if run is None or not run.sources:
+            return
+        source = run.sources[event.index]
+        try:
+            screen = NoteScreen.of_source(self.session.workspace.root, source)
+        except ScribeError as exc:
+            self.notify(f"{exc} (re-index with F8 if the note moved)", severity="error", title="Cannot open note")
+            return
+        self.app.push_screen(screen, lambda choice: choice == "edit" and self.keeper.ensure_saved(lambda: self.open_file(screen.path)))
+
+    # --- models and compare --------------------------------------------------------------------
+
+    def action_pick_model(self) -> None:
+        choose_model(self, self.session.services, "Model for tasks", self._set_model, highlight=self.model)
+
+    def _use_default_model(self, name: str) -> None:
+        """The server's best writer, for this session only (F7 makes a choice that is remembered)."""
+        if not self.session.model:
+            self.session.model = name
+            self.status.set_model(name)
+            self.warming.restart()
+
+    def _set_model(self, name: str | None) -> None:
+        if not name:
+            return
+        self.session.model = self.session.state.model = name
+        self.session.save_state()
+        self.status.set_model(name)
+        self.notify(f"tasks now use {name} (remembered for this workspace)", timeout=3)
+        self.warming.restart()
+
+    def action_compare(self) -> None:
+        if self.panel.current is not None:
+            self.notify("a task is running; Esc cancels it", severity="warning")
+            return
+        if self.file is None:
+            self.notify("open a draft first", severity="warning")
+            return
+        self._ask_task("Compare: which task?", self._choose_second, described=False)
+
+    def _choose_second(self, task: str) -> None:
+        def note(models: list[ModelInfo]) -> str:
+            line = f"Against {self.model}. Names stay hidden until you pick."
+            if len(models) == 1:
+                line += " Only one model is installed: both sides use it (the pick then measures sampling noise)."
+            return line
+
+        choose_model(self, self.session.services, "Compare: second model",
+                     lambda second: second and self.start_compare(task, second),
+                     highlight=self.session.state.compare_model, last=self.model, note=note)
+
+    def start_compare(self, task: str, second: str, *, rng: Any = None) -> None:
+        from scribe.tui.screens.compare import CompareJob, CompareScreen, store_preference
+
+        self.session.state.compare_model = second
+        self.session.save_state()
+        prepared = self._prepare_task(task, "auto")
+        if prepared is None:
+            return
+        run, template, inp = prepared
+        services, options = self.session.services, self.session.task_options or None
+        job = CompareJob.blind(
+            task, run.scope.label, self.model, second, rng,
+            prepare=lambda: services.prepare(template, inp, options=options),
+            execute=services.execute,
+        )
+        self.app.push_screen(CompareScreen(job, store=lambda winner, job: store_preference(services.runlog(), winner, job)))
+
+    # --- the index -----------------------------------------------------------------------------
+
+    def action_reindex(self) -> None:
+        self.indexing.reindex()
+
