@@ -29,7 +29,7 @@ from scribe.bench.executor import Executor, HostPool, Job, Outcome, raise_if_unf
 from scribe.errors import ScribeError
 from scribe.files import atomic_write
 from scribe.grounding import Hit
-from scribe.models import ModelClient
+from scribe.models import ModelServer, open_server
 from scribe.modelspec import ModelSpec
 from scribe.prompts import PromptTemplate
 from scribe.runlog import RunLog
@@ -107,21 +107,21 @@ class BatchRun:
         runlog: RunLog,
         out_dir: Path,
         *,
-        retrieve_with: Callable[[ModelClient], Retriever] | None,
+        retrieve_with: Callable[[ModelServer], Retriever] | None,
         jobs: int = 2,
         force: bool = False,
         on_item: Callable[[ItemOutcome], None] = lambda _: None,
     ) -> None:
         self.template, self.pool, self.runlog, self.out_dir = template, pool, runlog, out_dir
         self.retrieve_with, self.jobs, self.force, self.on_item = retrieve_with, max(1, jobs), force, on_item
-        self.clients = {host: ModelClient(host) for host in pool.hosts}
+        self.clients = {host: open_server(host) for host in pool.hosts}
         self.interrupted = False
         self._prepared: dict[tuple[str, str], PreparedCall] = {}
         self._hits: dict[tuple[str, str, int], Sequence[Hit]] = {}
         self._draft_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._locks_lock = threading.Lock()
 
-    def _prepare(self, item: BatchItem, client: ModelClient) -> PreparedCall:
+    def _prepare(self, item: BatchItem, client: ModelServer) -> PreparedCall:
         """Retrieval (once per draft, embedding on `client`) and rendering (once per configuration).
         Only items of the same draft wait for each other here."""
         draft_key = item.draft_key

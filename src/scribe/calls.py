@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 
 from scribe.errors import ScribeError
-from scribe.models import CallResult, ModelClient, OnToken
+from scribe.models import CallResult, ModelServer, OnToken
 from scribe.runlog import CallRequest, RunLog, RunOutcome
 
 
 def run_call(
-    client: ModelClient,
+    client: ModelServer,
     runlog: RunLog,
     request: CallRequest,
     *,

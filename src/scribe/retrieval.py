@@ -32,7 +32,7 @@ MIN_CANDIDATES = 20
 
 
 class QueryEmbedder(Protocol):
-    """What retrieval needs from a model server; ``scribe.models.ModelClient`` is one."""
+    """What retrieval needs from a model server; ``scribe.models.ModelServer`` is one."""
 
     def embed(self, model: str, texts: Sequence[str], *, batch_size: int = 64) -> list[list[float]]: ...
 

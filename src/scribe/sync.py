@@ -38,7 +38,7 @@ MetadataValue = str | int | float | bool | list[str]
 
 
 class EmbedClient(Protocol):
-    """What indexing needs from a model server; ``scribe.models.ModelClient`` is one."""
+    """What indexing needs from a model server; ``scribe.models.ModelServer`` is one."""
 
     def embed(self, model: str, texts: Sequence[str], *, batch_size: int = 64) -> list[list[float]]: ...
 

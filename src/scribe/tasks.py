@@ -30,7 +30,7 @@ from scribe.grounding import (
     format_sources,
     source_budget,
 )
-from scribe.models import CallResult, ModelClient, OnToken
+from scribe.models import CallResult, ModelServer, OnToken
 from scribe.outline import Outline
 from scribe.prompts import PromptTemplate
 from scribe.runlog import CallRequest, RunLog
@@ -221,7 +221,7 @@ def asked(prepared: PreparedCall, meta: RunMeta) -> RunMeta:
 
 def execute(
     prepared: PreparedCall,
-    client: ModelClient,
+    client: ModelServer,
     runlog: RunLog,
     *,
     model: str,

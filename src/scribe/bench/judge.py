@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scribe.calls import run_call
-from scribe.models import ModelClient
+from scribe.models import ModelServer
 from scribe.modelspec import ModelSpec
 from scribe.outline import as_markdown
 from scribe.prompts import PromptTemplate
@@ -111,7 +111,7 @@ def pending(calls: Sequence[JudgeCall], logged: Sequence[RunRecord], *, force: b
 
 
 def run_judging(
-    calls: Sequence[JudgeCall], client: ModelClient, runlog: RunLog, judge: ModelSpec,
+    calls: Sequence[JudgeCall], client: ModelServer, runlog: RunLog, judge: ModelSpec,
     *, on_call: Callable[[JudgeCall, str], None] = lambda _call, _status: None,
 ) -> bool:
     """Run the calls in order; returns False if Ctrl-C stopped them (what finished is logged)."""
@@ -130,7 +130,7 @@ def run_judging(
 
 
 def judge_bench(
-    client: ModelClient, runlog: RunLog, judge: ModelSpec, templates: dict[str, PromptTemplate], drafts: Sequence[Draft],
+    client: ModelServer, runlog: RunLog, judge: ModelSpec, templates: dict[str, PromptTemplate], drafts: Sequence[Draft],
     bench: str, *, force: bool, on_total: Callable[[int], None] = lambda _n: None,
     on_call: Callable[[JudgeCall, str], None] = lambda _call, _status: None,
 ) -> bool:

@@ -15,7 +15,7 @@ from scribe.bench.judge import judge_bench
 from scribe.bench.machine import machine
 from scribe.bench.report import ReportFiles, build_report
 from scribe.bench.runner import BenchItem, BenchRunner, BenchSettings, plan
-from scribe.models import ModelClient
+from scribe.models import ModelServer
 from scribe.modelspec import ModelSpec
 from scribe.prompts import PromptTemplate, get_template
 from scribe.runlog import RunLog
@@ -64,7 +64,7 @@ def load_templates(tasks: Sequence[str], *, judging: bool, root: Path | None) ->
     return {name: get_template(name, root) for name in dict.fromkeys(names)}
 
 
-def describe_engine(client: ModelClient) -> EngineInfo:
+def describe_engine(client: ModelServer) -> EngineInfo:
     """Which model server answered, and its version, for the report's "how to rerun" section."""
     import httpx
 
@@ -76,7 +76,7 @@ def describe_engine(client: ModelClient) -> EngineInfo:
 
 
 def run_bench(
-    client: ModelClient, runlog: RunLog, config: BenchConfig, *, retrieve: Retriever | None, out: Path, command: str,
+    client: ModelServer, runlog: RunLog, config: BenchConfig, *, retrieve: Retriever | None, out: Path, command: str,
     events: BenchEvents = BenchEvents(),
 ) -> BenchResult:
     """Run what the log does not hold yet, judge it, and write the report to `out`.

@@ -32,7 +32,7 @@ from scribe.bench.executor import (
 from scribe.calls import run_call
 from scribe.chunking import heading_sections
 from scribe.errors import ScribeError
-from scribe.models import ModelClient
+from scribe.models import ModelServer
 from scribe.modelspec import ModelSpec
 from scribe.prompts import PromptTemplate
 from scribe.runlog import CallRequest, RunLog, RunRecord
@@ -132,7 +132,7 @@ class BenchRunner:
 
     def __init__(
         self,
-        client: ModelClient,
+        client: ModelServer,
         runlog: RunLog,
         templates: dict[str, PromptTemplate],
         settings: BenchSettings,
