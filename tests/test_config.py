@@ -48,7 +48,7 @@ def test_bad_environment_value(tmp_path: Path) -> None:
     "given, expected",
     [("127.0.0.1", "http://127.0.0.1:11434"), ("0.0.0.0:9000", "http://127.0.0.1:9000"),
      ("http://example.internal", "http://example.internal:11434"), ("https://box", "https://box:443"),
-     ("http://[::1]:8080/", "http://[::1]:8080")],
+     ("http://[::1]:8080/", "http://[::1]:8080"), ("fake://writer", "fake://writer")],
 )
 def test_ollama_host_forms(given: str, expected: str) -> None:
     assert normalize_host(given) == expected

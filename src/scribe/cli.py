@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -36,7 +36,7 @@ app = typer.Typer(
 log_app = typer.Typer(help="The run log: every model call with its latency and output.", invoke_without_command=True)
 app.add_typer(log_app, name="log")
 
-_state: dict[str, Any] = {"workspace": None, "debug": False}
+_state: dict[str, Any] = {"workspace": None, "debug": False, "open_line": None}
 
 WorkspaceOpt = Annotated[
     Optional[Path],
@@ -45,6 +45,24 @@ WorkspaceOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 HostOpt = Annotated[Optional[str], typer.Option("--host", help="Model server URL; skips engine selection.", show_default=False)]
 EngineOpt = Annotated[Optional[str], typer.Option("--engine", help="auto, ollama or embedded (default from scribe.toml, else auto).", show_default=False)]
+
+
+def _echo(stream: Any) -> Callable[[str], None]:
+    """Print streamed tokens as they come to `stream`, remembering a line left open, so a message
+    after an interruption or an error starts on a line of its own."""
+
+    def echo(piece: str) -> None:
+        print(piece, end="", flush=True, file=stream)
+        if piece:
+            _state["open_line"] = None if piece.endswith("\n") else stream
+
+    return echo
+
+
+def _close_open_line() -> None:
+    if _state["open_line"] is not None:
+        print(file=_state["open_line"], flush=True)
+        _state["open_line"] = None
 
 
 def _stderr(message: str) -> None:
@@ -65,8 +83,7 @@ def root(
 
         print(f"scribe {__version__}")
         raise typer.Exit()
-    _state["workspace"] = workspace
-    _state["debug"] = debug
+    _state.update(workspace=workspace, debug=debug, open_line=None)
     if ctx.invoked_subcommand is None:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             # The app needs a terminal; in a pipe or script the help is the useful answer.
@@ -264,7 +281,7 @@ def ask(
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
     request = CallRequest(task="ask", model=model or _writer(ws, client), messages=messages, options=options,
                           meta=RunMeta(via="cli"))
-    echo = None if as_json else (lambda piece: print(piece, end="", flush=True))
+    echo = None if as_json else _echo(sys.stdout)
     with RunLog(ws.ensure_state_dir() / "runs.sqlite") as runlog:
         run_id, result = run_call(client, runlog, request, on_token=echo)
     if as_json:
@@ -540,7 +557,7 @@ def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, s
     streaming_json = template.output == "json"
     echo = None
     if not as_json:
-        echo = (lambda p: print(p, end="", flush=True, file=sys.stderr)) if streaming_json else (lambda p: print(p, end="", flush=True))
+        echo = _echo(sys.stderr if streaming_json else sys.stdout)
     with _task_session(ws, host, engine, k) as (client, runlog, retrieval):
         spec = given or parse_model_spec(_writer(ws, client))
         prepared = prepare(template, inp, retrieval.using(client) if retrieval else None, options=spec.options)
@@ -842,6 +859,7 @@ def main() -> None:
     try:
         app()
     except ScribeError as exc:
+        _close_open_line()
         if _state["debug"]:
             raise
         from rich.markup import escape
@@ -850,8 +868,10 @@ def main() -> None:
         sys.exit(1)
     except SystemExit as exc:
         if exc.code == 130:  # Typer turns Ctrl-C into a silent exit 130 before it gets here
+            _close_open_line()
             _stderr("interrupted: what finished is kept; run the same command again to go on")
         raise
     except KeyboardInterrupt:  # a Ctrl-C that Typer did not see (outside the command itself)
+        _close_open_line()
         _stderr("interrupted: what finished is kept; run the same command again to go on")
         sys.exit(130)

@@ -94,11 +94,15 @@ def find_workspace_root(start: Path) -> Path:
 
 
 def normalize_host(host: str) -> str:
-    """Accept Ollama's forms of OLLAMA_HOST (`0.0.0.0`, `host:port`, `http://host`) as a full URL."""
+    """Accept Ollama's forms of OLLAMA_HOST (`0.0.0.0`, `host:port`, `http://host`) as a full URL.
+    A host of another scheme (a server registered with `scribe.models.register_server`) is kept
+    as given: ports and addresses mean nothing there."""
     host = host.strip().rstrip("/")
     if "://" not in host:
         host = f"http://{host}"
     parts = urlsplit(host)
+    if parts.scheme.lower() not in ("http", "https"):
+        return host
     name = parts.hostname or "127.0.0.1"
     if name in ("0.0.0.0", "::"):
         name = "127.0.0.1"  # a listen-on-all address is reached through loopback
