@@ -1,6 +1,6 @@
 """The drafting TUI. Textual is imported only when the app runs, so the CLI stays fast.
 
-`run_tui(workspace, draft)` is what `scribe` (no arguments) and `scribe tui [WORKSPACE]` call.
+`run_tui(path, draft)` is what `scribe` (no arguments) and `scribe tui [WORKSPACE | FILE]` call.
 """
 
 from __future__ import annotations
@@ -8,12 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def run_tui(workspace: Path | None, draft: Path | None = None) -> None:
-    """Open the app on `workspace` (default: found from the current folder), optionally on `draft`."""
+def run_tui(path: Path | None, draft: Path | None = None) -> None:
+    """Open the app on the workspace `path` (default: found from the current folder), optionally
+    on `draft`. A file as `path` opens that file, in the workspace around it (as `vim FILE` does)."""
     from scribe.config import open_workspace
     from scribe.errors import ScribeError
 
-    ws = open_workspace(workspace)
+    if path is not None and path.is_file():
+        path, draft = path.resolve().parent, path
+    ws = open_workspace(path)
     if draft is not None:
         draft = draft if draft.is_absolute() else (Path.cwd() / draft)
         if not draft.is_file():

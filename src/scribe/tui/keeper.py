@@ -9,10 +9,13 @@ status bar; `DraftKeeper` decides when to write and when to ask.
 - If the editor holds no unsaved edits, a change on disk is simply reloaded.
 - When no one can answer (SIGTERM, SIGHUP, the app closing by other means), a conflicting text is
   written beside the file instead of over it.
+- Between saves, the editor's text goes to a journal (`scribe.tui.journal`) within a few hundred
+  milliseconds of typing; after a crash, opening the file offers to recover it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +25,8 @@ from textual.css.query import NoMatches
 
 from scribe.errors import ScribeError
 from scribe.tui.documents import DraftFile, FileConflict
-from scribe.tui.screens.dialogs import confirm_screen, conflict_screen
+from scribe.tui.journal import read_journal, recovered_path, remove_journal, text_diff, write_journal
+from scribe.tui.screens.dialogs import confirm_screen, conflict_screen, recovery_screen
 
 if TYPE_CHECKING:
     from textual.timer import Timer
@@ -31,17 +35,22 @@ if TYPE_CHECKING:
     from scribe.tui.widgets.status import StatusBar
 
 Then = Callable[[], object]
+JOURNAL_DELAY_S = 0.25  # the most typing a crash can take
+log = logging.getLogger("scribe.tui")
 
 
 class DraftKeeper:
-    """`rel` names a file as the status line shows it; `on_saved` runs after each write."""
+    """`rel` names a file as the status line shows it; `on_saved` runs after each write; the
+    journal lives in `state_dir` (None: no journal)."""
 
     def __init__(self, editor: DraftEditor, status: StatusBar, *, rel: Callable[[Path], str],
-                 on_saved: Callable[[], None] = lambda: None) -> None:
+                 on_saved: Callable[[], None] = lambda: None, state_dir: Path | None = None) -> None:
         self.editor = editor
         self.status = status
         self.rel = rel
         self.on_saved = on_saved
+        self.state_dir = state_dir
+        self._journal_timer: Timer | None = None
         self.file: DraftFile | None = None
         self.dirty = False
         self.asking = False  # a save question is on screen
@@ -87,6 +96,63 @@ class DraftKeeper:
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.editor.set_timer(delay, self._autosave)
+        if self._journal_timer is None and self.state_dir is not None:  # not reset by each key: typing on
+            self._journal_timer = self.editor.set_timer(JOURNAL_DELAY_S, self.sync_journal)  # is journaled too
+
+    def sync_journal(self) -> None:
+        """The journal holds the editor's text while it differs from the file, and nothing after."""
+        self._journal_timer = None
+        file = self.file
+        if file is None or self.state_dir is None:
+            return
+        try:
+            if self.text == file.saved_text:
+                remove_journal(self.state_dir, file.path)
+            else:
+                write_journal(self.state_dir, file.path, self.text)
+        except OSError as exc:  # the file itself is still autosaved
+            log.warning("cannot write the journal for %s: %s", file.path, exc)
+
+    def offer_recovery(self) -> None:
+        """The file was just opened: edits a crash left in the journal are offered back."""
+        file = self.file
+        entry = read_journal(self.state_dir, file.path) if file is not None and self.state_dir else None
+        if file is None or entry is None:
+            return
+        if entry.text == file.saved_text:
+            self.sync_journal()
+            return
+        self.asking = True
+
+        def decided(choice: str | None) -> None:
+            self.asking = False
+            if self.file is not file:
+                return
+            if choice == "recover":
+                self._recover(entry.text.replace("\r\n", "\n"))
+                return
+            if choice != "discard":  # keep both, or Esc: nothing may be lost by closing the question
+                from scribe.files import atomic_write
+
+                aside = recovered_path(file.path)
+                try:
+                    atomic_write(aside, entry.text)
+                except OSError as exc:
+                    self.editor.notify(f"cannot write {aside.name} ({exc}); the edits stay in the journal", severity="error")
+                    return
+                self.editor.notify(f"your recovered edits are in {aside.name}, beside the file", title="Kept both")
+            self.sync_journal()
+
+        self.editor.app.push_screen(recovery_screen(file.path.name, entry.written_at, text_diff(file.saved_text, entry.text, file.path.name)),
+                                    decided)
+
+    def _recover(self, text: str) -> None:
+        """The journal's text into the editor as one undoable edit, the cursor where they differ."""
+        snap = self.editor.snapshot()
+        first = next((i for i, (a, b) in enumerate(zip(snap.text, text)) if a != b), min(len(snap.text), len(text)))
+        self.editor.replace_offsets(snap, text, 0, len(snap.text))
+        self.editor.move_cursor(self.editor.snapshot().location(first))
+        self.editor.notify("recovered your unsaved edits (ctrl+z shows the file as it was on disk)", title="Recovered")
 
     def _autosave(self) -> None:
         self._timer = None
@@ -114,6 +180,7 @@ class DraftKeeper:
             return
         self.dirty = self.text != self.file.saved_text
         self.show_status()
+        self.sync_journal()
         self.on_saved()
         if then:
             then()
@@ -173,6 +240,7 @@ class DraftKeeper:
             self.conflict_later = False
             self.dirty = editor.text != file.saved_text
             self.show_status()
+            self.sync_journal()
             if then is not None:
                 then()
 
@@ -202,10 +270,20 @@ class DraftKeeper:
             except (OSError, ScribeError) as exc:
                 self.editor.notify(f"{file.path.name} changed on disk and cannot be read ({exc})", severity="warning")
                 return
-            self.editor.load_text(theirs)
+            self._reload_in_place(theirs)
             self.dirty = False
             self.show_status()
-            self.editor.notify(f"{file.path.name} changed on disk; reloaded it", title="Reloaded")
+            row = self.editor.cursor_location[0] + 1
+            self.editor.notify(f"{file.path.name} changed on disk; reloaded it (cursor kept at line {row})", title="Reloaded")
+
+    def _reload_in_place(self, text: str) -> None:
+        """Load `text`, keeping the cursor and the scroll where the new text allows."""
+        editor = self.editor
+        (row, column), scroll = editor.cursor_location, editor.scroll_offset
+        editor.load_text(text)
+        row = min(row, editor.document.line_count - 1)
+        editor.move_cursor((row, min(column, len(editor.document.get_line(row)))))
+        editor.scroll_to(scroll.x, scroll.y, animate=False)
 
     def last_save(self) -> None:
         """Save without asking (no one is there to answer): on a conflict ours goes beside the file."""
@@ -214,6 +292,7 @@ class DraftKeeper:
             return
         try:
             file.save(text)
+            self.sync_journal()
         except FileConflict:
             try:
                 file.write_aside(text)

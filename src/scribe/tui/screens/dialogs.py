@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from rich.console import RenderableType
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -51,18 +52,23 @@ class ButtonsScreen(ModalScreen[str]):
 
     BINDINGS = [Binding("escape", "choose('cancel')", "Cancel")]
 
-    def __init__(self, title: str, message: str, buttons: list[tuple[str, str, str, str]]) -> None:
-        """`buttons`: (id, label, variant, key)."""
+    def __init__(self, title: str, message: str, buttons: list[tuple[str, str, str, str]], *,
+                 detail: RenderableType | None = None) -> None:
+        """`buttons`: (id, label, variant, key); `detail` (a diff, say) scrolls under the message."""
         super().__init__(classes="dialog-screen")
         self.title_text = title
         self.message = message
         self.buttons = buttons
+        self.detail = detail
         self._keys = {key: ident for ident, _, _, key in buttons}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
             yield Static(self.message, classes="dialog-message")
+            if self.detail is not None:
+                with VerticalScroll(classes="dialog-detail"):
+                    yield Static(self.detail)
             with Horizontal(classes="dialog-buttons"):
                 for ident, label, variant, key in self.buttons:
                     yield Button(f"{label} ({key})", id=ident, variant=variant)  # type: ignore[arg-type]
@@ -97,6 +103,24 @@ def conflict_screen(name: str, *, quitting: bool = False) -> ButtonsScreen:
         message,
         [("mine", "Keep mine", "primary", "k"), ("theirs", "Load theirs", "default", "l"),
          ("cancel", "Cancel" if quitting else "Decide later", "default", "c" if quitting else "d")],
+    )
+
+
+def recovery_screen(name: str, written_at: str, diff: str) -> ButtonsScreen:
+    """After a crash: the edits the journal kept that the file does not have. Esc keeps both, so
+    nothing is lost by closing the question."""
+    from rich.syntax import Syntax
+
+    message = (
+        f"scribe closed before saving your last edits to {name} (kept at {written_at.replace('T', ' ')}).\n\n"
+        "Recover: put them back in the editor (one undo shows the file as it is on disk).\n"
+        "Keep both: leave the file as it is and write the edits beside it as a .recovered file.\n"
+        "Discard: forget them."
+    )
+    return ButtonsScreen(
+        "Recover unsaved edits?", message,
+        [("recover", "Recover", "primary", "r"), ("both", "Keep both", "default", "k"), ("discard", "Discard", "error", "d")],
+        detail=Syntax(diff, "diff", theme="ansi_dark", word_wrap=True),
     )
 
 

@@ -76,7 +76,8 @@ class MainScreen(Screen[None]):
         self.editor = DraftEditor(id="editor")
         self.status = StatusBar(id="status")
         self.panel = AssistantPanel(id="assistant", last_key_at=lambda: session.last_key_at)
-        self.keeper = DraftKeeper(self.editor, self.status, rel=session.rel, on_saved=self._saved)
+        self.keeper = DraftKeeper(self.editor, self.status, rel=session.rel, on_saved=self._saved,
+                                  state_dir=session.workspace.state_dir)
         self.indexing = Indexing(self.status, lambda: session.services.index, session.note_folders(),
                                  auto=session.state.auto_index,
                                  busy=lambda: self.panel.current is not None)
@@ -110,7 +111,8 @@ class MainScreen(Screen[None]):
         draft = self.session.draft or self.session.remembered_file()
         if draft is not None:
             self.open_file(draft)
-        self.editor.focus()
+        # Keys go where something is ready for them: the draft, else the tree to choose one in.
+        (self.editor if self.file is not None else self.query_one(NotesTree)).focus()
         self.set_interval(DISK_CHECK_S, self.keeper.check_disk)
         self.set_interval(INDEX_REFRESH_S, self.indexing.refresh)
         # Background work (a probe of the model server, a scan of the notes) waits for the first
@@ -152,6 +154,7 @@ class MainScreen(Screen[None]):
         snap = editor.snapshot()
         editor.move_cursor(snap.location(snap.body_start))
         self.keeper.opened(file)
+        self.keeper.offer_recovery()
         self.panel.drop_expansion()
         self.session.state.last_file = self.session.rel(path)
         self.session.save_state()
