@@ -7,12 +7,14 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from textual import events
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.theme import Theme
 
 from scribe.config import Workspace
@@ -106,6 +108,11 @@ class ScribeApp(App[None]):
         gc.collect()
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's commands but its theme picker: scribe has two themes, and "Toggle light/dark
+        theme" (ctrl+t) is the one command for them."""
+        return (command for command in super().get_system_commands(screen) if command.title != "Theme")
 
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT.name if self.current_theme.dark else DARK.name

@@ -2,9 +2,9 @@
 custom tasks from `prompts/` included, and the screen's actions, found by their words.
 
 The drafting screen lists `ScribeCommands` in its COMMANDS, so the palette opened over a dialog or
-the compare screen offers Textual's basics only. A command runs its action method directly, as the
-palette always has: "Cancel generation" with nothing running, or "Insert expansion" with none
-ready, still answers (with a notification) instead of doing nothing.
+the compare screen offers Textual's basics only. The palette lists what the screen's
+`check_action` allows now, as the footer does: "Cancel generation" only while a model writes,
+"Insert expansion" only with one ready, the selection tasks only with text selected.
 """
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ class PaletteHost(Protocol):
 
     def task_templates(self) -> Mapping[str, PromptTemplate]: ...
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None: ...
+
 
 class ScribeCommands(Provider):
     commands: list[PaletteCommand]  # read once when the palette opens
@@ -74,7 +76,9 @@ class ScribeCommands(Provider):
             templates = host.task_templates()
         except ScribeError:
             templates = {}
-        self.commands = palette_commands(templates, host.model)
+        # Only what applies now: no "Cancel" with nothing running, no selection tasks without one.
+        self.commands = [c for c in palette_commands(templates, host.model)
+                         if c.action.startswith("app.") or host.check_action(c.action, c.params) is True]
 
     def _runner(self, command: PaletteCommand) -> Callable[[], object]:
         target, _, name = command.action.rpartition(".")

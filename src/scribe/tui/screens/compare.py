@@ -182,9 +182,8 @@ class CompareScreen(Screen[None]):
     # --- picking ---------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "pick":
-            ready = len(self.done) == len(LABELS) and all(s == "ok" for s in self.done.values())
-            return True if ready and self.picked is None else None
+        if action == "pick":  # offered (in the footer too) only while a pick is open
+            return len(self.done) == len(LABELS) and all(s == "ok" for s in self.done.values()) and self.picked is None
         return True
 
     def action_pick(self, winner: str) -> None:

@@ -20,9 +20,15 @@ EDITOR_KEYS = [
 SCOPE = (
     "Tasks work on the **selection** if there is one; otherwise Expand works on the **section at the "
     "cursor** and the others on the **whole draft**. The command palette (ctrl+p) has each task for "
-    "each scope, and every custom task found in `prompts/`."
+    "each scope that applies now, and every custom task found in `prompts/`."
 )
 
+FOCUS = (
+    "Keys go to the pane with the coloured edge: the **notes tree** (left), the **draft** (middle) or "
+    "the **assistant** (right: its Issues and Sources lists). **Tab** moves right, **shift+tab** left. "
+    "With no draft open, the tree has the focus: arrows move, **Enter** opens a file in the editor. "
+    "Dialogs close with **Esc** (it never throws anything away)."
+)
 
 def bindings_markdown(bindings: list[Binding]) -> str:
     rows = ["| key | action |", "| --- | --- |"]
@@ -34,10 +40,13 @@ def bindings_markdown(bindings: list[Binding]) -> str:
     rows.append("| `ctrl+q` | quit (saves first; asks if it cannot) |")
     editor = ["| key | in the editor |", "| --- | --- |"] + [f"| `{k}` | {v} |" for k, v in EDITOR_KEYS]
     return "\n".join(
-        ["# scribe — keys", "", *rows, "", *editor, "", "## What a task works on", "", SCOPE, "",
+        ["# scribe — keys", "", "## Where keys go", "", FOCUS, "", *rows, "", *editor, "",
+         "## What a task works on", "", SCOPE, "",
          "## Never losing a word", "",
-         "Edits are saved atomically a few seconds after you stop typing, when you switch files, and on exit. "
-         "If the file changed on disk, scribe asks instead of overwriting, and keeps the other version as a `.bak`.",
+         ("Edits are saved atomically a few seconds after you stop typing, when you switch files, and on exit. "
+          "If the file changed on disk, scribe asks instead of overwriting, and keeps the other version as a `.bak`. "
+          "Between saves your typing is journaled in `.scribe/journal/` within a fraction of a second: "
+          "after a crash, opening the file offers to recover it."),
          "", "Every model call is in the run log (`scribe log`); the model you pick is remembered in `.scribe/tui.json`.",
          "", "*Esc closes this screen.*"]
     )

@@ -235,6 +235,8 @@ class MainScreen(Screen[None]):
             return self.panel.current is not None
         if action == "apply_expansion":
             return self.panel.expansion is not None
+        if action == "task" and parameters[1:2] == ("selection",):
+            return self.editor.selected_offsets(self.editor.snapshot()) is not None
         return True
 
     # --- tasks ---------------------------------------------------------------------------------

@@ -48,7 +48,8 @@ class NoteScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog note-dialog"):
-            yield Label(f"{self.rel_path}  ·  {self.heading_path}   (e: edit · esc: close)", classes="dialog-title")
+            yield Label(f"{self.rel_path}  ·  {self.heading_path}", classes="dialog-title")
+            yield Label("[b]esc[/b] or [b]q[/b] closes · [b]e[/b] opens the note in the editor", classes="dialog-note")
             yield TextArea(self.text, language="markdown", read_only=True, soft_wrap=True, id="note-text")
 
     def on_mount(self) -> None:
@@ -59,4 +60,5 @@ class NoteScreen(ModalScreen[str | None]):
         row, _ = snap.location(heading_offset(snap, self.heading_path))
         area.focus()
         area.select_line(row)
-        area.scroll_to(y=max(0, row - 1), animate=False)
+        # The heading goes at the top once the text is laid out (before that the scroll is clamped).
+        self.call_after_refresh(lambda: area.scroll_to(y=area.wrapped_document.location_to_offset((row, 0)).y, animate=False))

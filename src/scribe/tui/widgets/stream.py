@@ -133,6 +133,12 @@ def final_markdown(result: TaskResult, is_json: bool) -> str | None:
     return None
 
 
+def prompt_size(prepared: PreparedCall) -> int:
+    from scribe.tokens import count_tokens
+
+    return sum(count_tokens(m["content"]) for m in prepared.messages)
+
+
 @dataclass(frozen=True)
 class StreamCall:
     """One model call for a StreamView; `prepare` and `execute` run in the view's worker thread."""
@@ -165,9 +171,10 @@ class StreamView(Vertical):
     """
 
     class Started(StreamMessage):
-        def __init__(self, view: StreamView, prepared: PreparedCall) -> None:
+        def __init__(self, view: StreamView, prepared: PreparedCall, prompt_tokens: int) -> None:
             super().__init__(view)
             self.prepared = prepared
+            self.prompt_tokens = prompt_tokens  # tiktoken's count: the model's own is close, not equal
 
     class Finished(StreamMessage):
         def __init__(self, view: StreamView, result: TaskResult) -> None:
@@ -198,6 +205,7 @@ class StreamView(Vertical):
         self._cancel = threading.Event()
         self._timer: Timer | None = None
         self._flushed_at = 0.0
+        self._prompt_tokens: int | None = None  # known once the prompt is ready
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="metrics")
@@ -229,6 +237,7 @@ class StreamView(Vertical):
         self.feed = TokenFeed()
         self._cancel = threading.Event()
         self._flushed_at = 0.0
+        self._prompt_tokens = None
         await self._begin("```json\n" if call.is_json else "")
         self._show_progress("preparing")
         self._timer = self.set_interval(1 / FLUSH_HZ, self._flush)
@@ -247,8 +256,8 @@ class StreamView(Vertical):
     def _run(self, call: StreamCall, feed: TokenFeed, cancel: threading.Event) -> None:
         try:
             prepared = call.prepare()
-            self.post_message(self.Started(self, prepared))
             feed.restart_clock()
+            self.post_message(self.Started(self, prepared, prompt_size(prepared)))
             result = call.execute(prepared, feed.push, cancel)
         except ScribeError as exc:
             self.post_message(self.Failed(self, str(exc)))
@@ -261,7 +270,14 @@ class StreamView(Vertical):
 
     @on(Started)
     def _started(self, event: Started) -> None:
-        self._show_progress("waiting for the model")
+        self._prompt_tokens = event.prompt_tokens
+        self._show_progress(self._waiting())
+
+    def _waiting(self) -> str:
+        """Before the first token the model reads the prompt, which can take many seconds on a
+        small machine: say so, how big the prompt is, and for how long it has been reading."""
+        elapsed = time.perf_counter() - self.feed.started
+        return f"the model is reading the prompt (~{self._prompt_tokens:,} tokens) · {elapsed:.0f} s"
 
     @on(Finished)
     async def _finished(self, event: Finished) -> None:
@@ -298,6 +314,8 @@ class StreamView(Vertical):
         await self.write(self.feed.drain())
         if self.feed.count:
             self._show_progress("streaming")
+        elif self._prompt_tokens is not None and not self._cancel.is_set():
+            self._show_progress(self._waiting())
 
     async def _stop_flushing(self) -> None:
         if self._timer is not None:

@@ -1,0 +1,114 @@
+"""What the app shows a newcomer, against the fake model server: an honest wait while the model
+reads the prompt, a palette of what applies now, a compare footer that follows the state, Esc that
+stops a stream while the prompt is still being read."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from fake_server import CHAT_MODEL, FakeModelServer, Reply
+
+from scribe.config import open_workspace
+from scribe.runlog import RunLog
+from scribe.tui.app import ScribeApp
+from scribe.tui.index_link import NoIndex
+from scribe.tui.screens.compare import CompareScreen
+from scribe.tui.screens.dialogs import ChoiceScreen
+
+DRAFT = Path("notes") / "drafts" / "idempotency-in-payment-flows.md"
+SIZE = (140, 40)
+
+
+def make_app(ws: Path) -> ScribeApp:
+    with (ws / "scribe.toml").open("a", encoding="utf-8") as toml:
+        toml.write(f'model = "{CHAT_MODEL}"\n')
+    return ScribeApp(open_workspace(ws), ws / DRAFT, index=NoIndex(), warm_pause=None)
+
+
+async def until(pilot, condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.05)
+
+
+def metrics(app: ScribeApp) -> str:
+    return str(app.main.panel.view.query_one(".metrics").render())
+
+
+def test_while_the_model_reads_the_prompt_the_panel_says_so_with_its_size_and_esc_stops_it(
+        fake_workspace: Path, fake_server: FakeModelServer) -> None:
+    fake_server.script(Reply("late words", chunks=2, delay_s=30))  # the first token would take 30 s
+
+    async def scenario() -> None:
+        app = make_app(fake_workspace)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("f3")
+            await until(pilot, lambda: "reading the prompt" in metrics(app), "the wait to be shown")
+            shown = metrics(app)
+            tokens = int(shown.split("(~")[1].split(" tokens")[0].replace(",", ""))
+            assert tokens > 200  # the draft and the instructions, counted
+            await until(pilot, lambda: " · 1 s" in metrics(app) or " · 2 s" in metrics(app), "the elapsed time to tick")
+            await pilot.press("escape")
+            await until(pilot, lambda: app.main.panel.current is None, "the cancel", 5)
+            assert "cancelled" in metrics(app)
+
+    asyncio.run(scenario())
+    with RunLog(fake_workspace / ".scribe" / "runs.sqlite") as log:
+        (run,) = log.recent(5)
+    assert run.status == "cancelled" and run.output_text == ""
+
+
+def test_the_palette_lists_what_applies_now(fake_workspace: Path, fake_server: FakeModelServer) -> None:
+    from textual.command import CommandPalette
+
+    async def titles(app: ScribeApp, pilot, query: str) -> list[str]:  # type: ignore[no-untyped-def]
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+        await pilot.press(*query)
+        await pilot.pause(0.5)
+        command_list = app.screen.query_one("CommandList")
+        found = [str(command_list.get_option_at_index(i).prompt) for i in range(command_list.option_count)]
+        await pilot.press("escape")
+        return found
+
+    async def scenario() -> None:
+        app = make_app(fake_workspace)
+        async with app.run_test(size=SIZE) as pilot:
+            none_selected = await titles(app, pilot, "critique")
+            assert any("Critique: whole draft" in t for t in none_selected)
+            assert not any("Critique: selection" in t for t in none_selected)
+            theme = await titles(app, pilot, "theme")
+            assert len([t for t in theme if "theme" in t.lower()]) == 1  # scribe's toggle, not Textual's picker too
+            assert not any("Cancel generation" in t for t in await titles(app, pilot, "cancel"))
+            app.main.editor.focus()
+            await pilot.press("shift+right", "shift+right", "shift+right")
+            assert any("Critique: selection" in t for t in await titles(app, pilot, "critique"))
+
+    asyncio.run(scenario())
+
+
+def test_after_a_pick_the_compare_footer_no_longer_offers_a_pick(fake_workspace: Path, fake_server: FakeModelServer) -> None:
+    async def scenario() -> None:
+        app = make_app(fake_workspace)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("f6")
+            await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), "the task menu")
+            await pilot.press("enter")  # outline
+            await until(pilot, lambda: isinstance(app.screen, ChoiceScreen) and "second" in app.screen.title_text, "the model menu")
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, CompareScreen), "compare")
+            screen = app.screen
+            await until(pilot, lambda: len(screen.done) == 2, "both sides", 30)
+
+            def offered() -> set[str]:
+                return {b.binding.action for b in screen.active_bindings.values() if b.enabled}
+
+            assert "pick('a')" in offered()
+            await pilot.press("a")
+            assert screen.picked == "a" and "pick('a')" not in offered() and "pick('b')" not in offered()
+
+    asyncio.run(scenario())
