@@ -437,7 +437,6 @@ def index_notes(
     """Index the notes for search: only new or changed chunks are embedded; safe to interrupt and re-run."""
     from rich.console import Console
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from scribe.connect import privacy_notice
     from scribe.index import open_index
@@ -449,16 +448,14 @@ def index_notes(
     options = SyncOptions(embed_model=settings.embed_model, batch_size=batch_size or settings.index.embed_batch_size,
                           chunk_tokens=settings.index.chunk_tokens, rebuild=rebuild)
     console = Console(stderr=True, highlight=False)
-    columns = (TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("files · {task.fields[chunks]} chunks embedded"), TimeElapsedColumn())
-    with open_index(ws, chroma_url) as index, Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+    with open_index(ws, chroma_url) as index, _index_bar(console, shown=console.is_terminal and not as_json) as show_progress:
         notice = privacy_notice(index.location.url) if index.location.url else None
         if notice and settings.warn_remote_host:
             _stderr(notice)
-        task = bar.add_task("index", total=None, chunks=0)
         report = sync_notes(
             index, roots, root=ws.root, client=LazyEmbedClient(lambda: _client(ws, host, engine)), options=options,
-            on_progress=lambda p: bar.update(task, total=p.files_total, completed=p.files_done, chunks=p.chunks_embedded),
-            on_warning=lambda message: bar.console.print(f"[yellow]warning:[/yellow] {escape(message)}"),
+            on_progress=show_progress,
+            on_warning=lambda message: console.print(f"[yellow]warning:[/yellow] {escape(message)}"),
         )
     if as_json:
         _print_json(report.__dict__)
@@ -469,6 +466,26 @@ def index_notes(
         f"({report.chunks_total} in the index) in {report.total_s:.1f} s"
         + (f"; {report.reembedded} re-embedded with '{settings.embed_model}'" if report.reembedded else "")
     )
+
+
+@contextmanager
+def _index_bar(console: Any, *, shown: bool) -> Iterator[Callable[[Any], None]]:
+    """`scribe index`'s bar on stderr, drawn only when ``shown`` (a terminal, no --json) and gone when the
+    run ends; yields the progress callback: chunks embedded of the expected total, elapsed, time left."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from scribe.progress import IndexMeter
+
+    meter = IndexMeter()
+    columns = (TextColumn("indexing"), BarColumn(), TextColumn("{task.fields[count]}"), TimeElapsedColumn(), TextColumn("{task.fields[left]}"))
+    with Progress(*columns, console=console, transient=True, disable=not shown) as bar:
+        task = bar.add_task("index", total=None, count="", left="")
+
+        def show(counts: Any) -> None:  # a scribe.sync.SyncProgress
+            reading = meter.read(counts)
+            bar.update(task, total=reading.total, completed=reading.done, count=reading.count, left=reading.left)
+
+        yield show
 
 
 @app.command()

@@ -66,9 +66,15 @@ class SyncOptions:
 
 @dataclass(frozen=True)
 class SyncProgress:
+    """Counts for a progress display (``scribe.progress`` reads them): the chunks a run will embed are
+    known only once every changed file is read, so it reports the chunks found and bytes read so far."""
+
     files_total: int
     files_done: int
     chunks_embedded: int
+    chunks_found: int  # to embed: new chunks in the files read so far, and any to re-embed
+    bytes_read: int  # of the files that may have changed (new, or size or mtime differ)
+    bytes_total: int
 
 
 @dataclass
@@ -158,6 +164,9 @@ class _Sync:
         self.last_save = time.perf_counter()
         self.files_total = 0
         self.files_done = 0
+        self.chunks_found = 0
+        self.bytes_read = 0
+        self.bytes_total = 0
 
     # --- the run ---------------------------------------------------------------------------------
 
@@ -192,6 +201,7 @@ class _Sync:
             self.report.files_scanned = len(found)
             self.report.files_unchanged = len(diff.unchanged)
             self.files_total, self.files_done = len(found), len(diff.unchanged)
+            self.bytes_total = sum(stat.size for stat in diff.to_check)
             self._progress()
             for stat in diff.to_check:
                 self._check_file(stat)
@@ -266,6 +276,7 @@ class _Sync:
         done = staged.ids()
         staged.delete(sorted(done - set(ids)))
         todo = [chunk_id for chunk_id in ids if chunk_id not in done]
+        self.chunks_found += len(todo)
         self._warn(f"{reason}: re-embedding {len(todo)} chunks; search is keyword-only until this finishes")
         size = self.options.batch_size
         for start in range(0, len(todo), size):
@@ -318,9 +329,12 @@ class _Sync:
         t = time.perf_counter()
         work = self._read(stat)
         self.report.parse_s += time.perf_counter() - t
+        self.bytes_read += stat.size
         if work is None:
             self._file_done()
             return
+        self.chunks_found += len(work.plan.to_embed)
+        self._progress()  # the expected total shows before the first embed, which may wait on a model loading
         self.queue.append(work)
         self.queued_chunks += len(work.plan.to_embed)
         if self.queued_chunks >= self.options.batch_size:
@@ -467,7 +481,8 @@ class _Sync:
 
     def _progress(self) -> None:
         if self.on_progress is not None:
-            self.on_progress(SyncProgress(self.files_total, self.files_done, self.report.chunks_embedded))
+            self.on_progress(SyncProgress(self.files_total, self.files_done, self.report.chunks_embedded,
+                                          self.chunks_found, self.bytes_read, self.bytes_total))
 
 
 def _model_switch(held: str, wanted: str) -> NotesIndexError:
