@@ -196,6 +196,9 @@ def test_sigkill_half_a_second_after_typing_and_the_restart_offers_the_text(ws: 
             assert time.monotonic() < deadline, "the draft never showed"
             time.sleep(0.1)
         tmux("send-keys", "-t", "app", "-l", "words typed just before the crash")
+        while "just before the crash" not in tmux("capture-pane", "-p", "-t", "app"):  # the author sees them
+            assert time.monotonic() < deadline + 60, "the typing never showed"
+            time.sleep(0.02)
         time.sleep(0.5)
         os.kill(pane, signal.SIGKILL)
     finally:
@@ -208,5 +211,18 @@ def test_sigkill_half_a_second_after_typing_and_the_restart_offers_the_text(ws: 
             await until(pilot, lambda: isinstance(app.screen, ButtonsScreen), "the recovery question")
             await pilot.press("r")
             assert "words typed just before the crash" in app.main.editor.text
+
+    run(scenario)
+
+
+def test_the_open_file_is_shown_where_it_lives_in_the_tree(ws: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(ws, draft_of(ws))
+        async with app.run_test(size=SIZE) as pilot:
+            tree = app.main.query_one(NotesTree)
+            await until(pilot, lambda: tree.cursor_node is not None and tree.cursor_node.data is not None
+                        and tree.cursor_node.data.path == draft_of(ws), "the tree to reach the draft")
+            drafts = tree.cursor_node.parent
+            assert drafts is not None and drafts.is_expanded and app.focused is app.main.editor
 
     run(scenario)

@@ -42,9 +42,14 @@ class IndexStatus:
 
 @dataclass(frozen=True)
 class IndexProgress:
+    """A re-index's counts, as ``scribe.sync.SyncProgress`` reports them (``scribe.progress`` reads them)."""
+
     files_total: int
     files_done: int
     chunks_embedded: int
+    chunks_found: int
+    bytes_read: int
+    bytes_total: int
 
 
 class IndexLink(Protocol):
@@ -153,7 +158,8 @@ class WorkspaceIndex:
             report = sync_notes(
                 index, roots, root=self.workspace.root, client=LazyEmbedClient(self._client),  # type: ignore[arg-type]
                 options=options,
-                on_progress=lambda p: on_progress(IndexProgress(p.files_total, p.files_done, p.chunks_embedded)),
+                on_progress=lambda p: on_progress(IndexProgress(p.files_total, p.files_done, p.chunks_embedded,
+                                                                p.chunks_found, p.bytes_read, p.bytes_total)),
             )
         return (f"indexed: {report.files_scanned} files, {report.files_new} new, {report.files_changed} changed, "
                 f"{report.files_removed} removed, {report.chunks_embedded} chunks embedded in {report.total_s:.1f} s"

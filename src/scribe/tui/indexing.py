@@ -1,9 +1,9 @@
 """The notes index as the status line shows it, kept in step in the background.
 
-`refresh()` reads the index's status (notes, chunks, stale files); F8 re-indexes with a progress
-bar; new or changed notes are picked up without a restart by a quiet incremental re-index, at most
-once a minute and never while a model is writing. All of it runs in worker threads of the status
-bar, which shows the result.
+`refresh()` reads the index's status (notes, chunks, stale files); F8 re-indexes, showing chunks
+embedded of the expected total and the time left (``scribe.progress``); new or changed notes are
+picked up without a restart by a quiet incremental re-index, at most once a minute and never while
+a model is writing. All of it runs in worker threads of the status bar, which shows the result.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scribe.errors import ScribeError
+from scribe.progress import IndexMeter
 from scribe.tui.crashlog import unexpected
 
 if TYPE_CHECKING:
@@ -73,12 +74,14 @@ class Indexing:
         self._start(quiet=True)
 
     def _start(self, *, quiet: bool) -> None:
-        self.status.set_progress(0, None)
+        self.status.show_indexing(None)
         self.status.run_worker(lambda: self._sync(quiet), thread=True, group="reindex", exclusive=True)
 
     def _sync(self, quiet: bool) -> None:
+        meter = IndexMeter()
+
         def progress(p: IndexProgress) -> None:
-            self.status.call_later(self.status.set_progress, p.files_done, p.files_total)
+            self.status.call_later(self.status.show_indexing, meter.read(p))
 
         try:
             summary = self.index().sync(progress)
@@ -89,5 +92,5 @@ class Indexing:
         else:
             if not quiet:
                 self.status.notify(summary, title="Re-index", timeout=8)
-        self.status.call_later(self.status.set_progress, None)
+        self.status.call_later(self.status.end_indexing)
         self.status.call_later(self.refresh)

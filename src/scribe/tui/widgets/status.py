@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import ProgressBar, Static
+
+if TYPE_CHECKING:
+    from scribe.progress import Reading
 
 
 class StatusBar(Horizontal):
@@ -13,12 +18,14 @@ class StatusBar(Horizontal):
         super().__init__(id=id)
         self.model = ""
         self.primed = False  # a warm-up has the tasks' shared prompt start evaluated (scribe.tui.warming)
+        self.index_text = "index: …"
+        self.indexing_text: str | None = None  # a re-index's progress, shown in place of the index status
 
     def compose(self) -> ComposeResult:
         yield Static("no file", id="file-status")
         yield Static("", id="model-status")
         yield ProgressBar(id="index-progress", show_eta=False)
-        yield Static("index: …", id="index-status")
+        yield Static(self.index_text, id="index-status")
 
     def on_mount(self) -> None:
         self.query_one(ProgressBar).display = False
@@ -39,12 +46,27 @@ class StatusBar(Horizontal):
         self.query_one("#model-status", Static).update(f"model: {self.model}{primed}")
 
     def set_index(self, text: str) -> None:
-        self.query_one("#index-status", Static).update(text)
+        """The index status; while a re-index runs it is kept for when it ends."""
+        self.index_text = text
+        self._show_index()
 
-    def set_progress(self, done: int | None, total: int | None = None) -> None:
+    def show_indexing(self, reading: Reading | None) -> None:
+        """A re-index runs: 'indexing 120/480 chunks · ~2m left' and the bar; None before its first count."""
         bar = self.query_one(ProgressBar)
-        if done is None:
-            bar.display = False
-            return
         bar.display = True
-        bar.update(total=total, progress=done)
+        if reading is None:
+            self.indexing_text = "indexing…"
+            bar.update(total=None, progress=0)
+        else:
+            left = f" · ~{reading.left}" if reading.left else ""
+            self.indexing_text = f"indexing {reading.count}{left}"
+            bar.update(total=reading.total, progress=reading.done)
+        self._show_index()
+
+    def end_indexing(self) -> None:
+        self.indexing_text = None
+        self.query_one(ProgressBar).display = False
+        self._show_index()
+
+    def _show_index(self) -> None:
+        self.query_one("#index-status", Static).update(self.index_text if self.indexing_text is None else self.indexing_text)

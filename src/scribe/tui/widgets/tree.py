@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -10,6 +12,7 @@ from textual.widgets import DirectoryTree
 from scribe.tui.documents import is_note_file
 
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "venv", "site-packages"})
+LOAD_WAIT_S = 5.0  # a folder's listing is read in a worker; one this slow is left closed
 
 
 class NotesTree(DirectoryTree):
@@ -24,3 +27,23 @@ class NotesTree(DirectoryTree):
             except OSError:
                 continue
         return kept
+
+    def reveal(self, path: Path) -> None:
+        """Open the folders down to `path` and put the cursor on it, so the open file is shown
+        where it lives (after a restart the drafts folder is open again)."""
+        self.run_worker(self._reveal(path.resolve()), group="reveal", exclusive=True, exit_on_error=False)
+
+    async def _reveal(self, path: Path) -> None:
+        node = self.root
+        while True:
+            deadline = time.monotonic() + LOAD_WAIT_S
+            while not node.children and time.monotonic() < deadline:  # folders load lazily
+                await asyncio.sleep(0.05)
+            child = next((c for c in node.children if c.data is not None and path.is_relative_to(c.data.path.resolve())), None)
+            if child is None:
+                return
+            if child.data is not None and child.data.path.resolve() == path:
+                self.move_cursor(child)
+                return
+            child.expand()
+            node = child
