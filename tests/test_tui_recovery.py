@@ -226,3 +226,25 @@ def test_the_open_file_is_shown_where_it_lives_in_the_tree(ws: Path) -> None:
             assert drafts is not None and drafts.is_expanded and app.focused is app.main.editor
 
     run(scenario)
+
+
+def test_the_tree_widens_for_long_names_and_remembers_its_width(ws: Path) -> None:
+    long_name = "why-retries-need-idempotency-keys-in-every-payment-flow.md"
+    (ws / "notes" / "drafts" / long_name).write_text("# Long\n", encoding="utf-8")
+
+    async def scenario(widen: bool) -> int:
+        app = make_app(ws, draft_of(ws))
+        async with app.run_test(size=SIZE) as pilot:
+            tree = app.main.query_one(NotesTree)
+            await until(pilot, lambda: tree.cursor_node is not None and tree.cursor_node.data is not None
+                        and tree.cursor_node.data.path == draft_of(ws), "the tree")
+            if widen:
+                await pilot.press("alt+right", "alt+right", "alt+right")
+            tree.move_cursor(next(n for n in tree.cursor_node.parent.children if n.data.path.name == long_name))
+            await pilot.pause(0.1)
+            assert tree.tooltip == long_name  # the whole name, however narrow the column
+            return tree.outer_size.width
+
+    narrow = asyncio.run(scenario(True))
+    assert narrow == 30 + 3 * 8
+    assert asyncio.run(scenario(False)) == 54  # remembered in .scribe/tui.json

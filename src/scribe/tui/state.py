@@ -19,6 +19,7 @@ class TuiState:
     line_numbers: bool = False
     soft_wrap: bool = True
     last_file: str | None = None
+    tree_width: int = 30  # columns; alt+left / alt+right narrow and widen it
     auto_index: bool = True  # re-index changed notes in the background (at most once a minute)
     task_options: dict[str, Any] = field(default_factory=dict)
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from scribe.tui.session import Session
 
 DISK_CHECK_S = 2.0
+MIN_TREE, MAX_TREE = 20, 80  # columns
 INDEX_REFRESH_S = 30.0
 
 
@@ -68,6 +69,8 @@ class MainScreen(Screen[None]):
         Binding("ctrl+b", "toggle_tree", "Toggle tree", show=False),
         Binding("ctrl+l", "toggle_line_numbers", "Line numbers", show=False),
         Binding("alt+z", "toggle_wrap", "Soft wrap", show=False),
+        Binding("alt+right", "tree_width(8)", "Wider tree", show=False),
+        Binding("alt+left", "tree_width(-8)", "Narrower tree", show=False),
     ]
 
     def __init__(self, session: Session) -> None:
@@ -105,6 +108,7 @@ class MainScreen(Screen[None]):
         state = self.session.state
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._match_editor_theme())
         self._match_editor_theme()
+        self.query_one(NotesTree).styles.width = max(MIN_TREE, min(MAX_TREE, state.tree_width))
         self.editor.show_line_numbers = state.line_numbers
         self.editor.soft_wrap = state.soft_wrap
         self.status.set_model(self.model)
@@ -219,6 +223,13 @@ class MainScreen(Screen[None]):
 
     def action_toggle_wrap(self) -> None:
         self.editor.soft_wrap = self.session.state.soft_wrap = not self.editor.soft_wrap
+        self.session.save_state()
+
+    def action_tree_width(self, step: int) -> None:
+        """Long note names need a wider tree; the width is remembered."""
+        tree = self.query_one(NotesTree)
+        self.session.state.tree_width = max(MIN_TREE, min(MAX_TREE, self.session.state.tree_width + step))
+        tree.styles.width = self.session.state.tree_width
         self.session.save_state()
 
     def action_toggle_tree(self) -> None:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from textual.widgets import DirectoryTree
+from textual.widgets import DirectoryTree, Tree
 
 from scribe.tui.documents import is_note_file
 
@@ -16,6 +16,13 @@ LOAD_WAIT_S = 5.0  # a folder's listing is read in a worker; one this slow is le
 
 
 class NotesTree(DirectoryTree):
+    """The tree of notes. A name too long for the column shows whole in the tree's tooltip while
+    its row is highlighted, and alt+right widens the column (`MainScreen.action_tree_width`)."""
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:  # type: ignore[type-arg]
+        data = event.node.data
+        self.tooltip = data.path.name if data is not None else None
+
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
         kept = []
         for path in paths:
