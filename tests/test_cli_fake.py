@@ -167,6 +167,29 @@ def test_expand_in_place_keeps_a_backup_and_the_heading(indexed: Path, fake_serv
     assert "about 60 words" in chat.prompt and chat.format is None
 
 
+def test_expand_in_place_cut_off_by_the_token_limit_writes_only_complete_sentences(indexed: Path, fake_server: FakeModelServer) -> None:
+    draft = indexed / DRAFT
+    kept = "Retries are how a distributed system recovers from not knowing."
+    fake_server.script(Reply(f"{kept} The server looks the key up in `idempotency_ke", done_reason="length"))
+    ran = ok(indexed, "expand", str(draft), "--section", "Why retries are unavoidable", "--in-place")
+    after = draft.read_text(encoding="utf-8")
+    assert f"## Why retries are unavoidable\n\n{kept}\n\n## The idempotency key" in after
+    assert "idempotency_ke\n" not in after and "looks the key up" not in after
+    (note,) = [line for line in ran.stderr.splitlines() if line.startswith("note: the expansion was cut off")]
+    assert "last complete sentence" in note and "num_predict" in note
+
+
+def test_critique_json_lists_the_issues_as_the_markdown_numbers_them(indexed: Path, fake_server: FakeModelServer) -> None:
+    quotes = ["Most teams only find this out after their first large incident.", "Networks drop responses."]
+    fake_server.script(json.dumps({"summary": "s", "issues": [
+        {"severity": "high", "quote": quotes[0], "problem": "p", "suggestion": "s"},
+        {"severity": "low", "quote": quotes[1], "problem": "p", "suggestion": "s"},
+    ]}))
+    result = ok(indexed, "critique", str(indexed / DRAFT), "--json").json()
+    assert [issue["quote"] for issue in result["critique"]["issues"]] == quotes[::-1]  # as the draft has them
+    assert result["output"].index(f"1. **low**: > {quotes[1]}") < result["output"].index(f"2. **high**: > {quotes[0]}")
+
+
 def test_ask_streams_the_answer_and_logs_its_options(fake_workspace: Path, fake_server: FakeModelServer) -> None:
     ran = ok(fake_workspace, "ask", "What is an outbox table?", "--seed", "5", "--num-predict", "20", "--system", "Be brief.")
     assert ran.stdout.strip() == DEFAULT_TEXT

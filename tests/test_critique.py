@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
-from scribe.critique import parse_critique, quotable, quote_schema, quote_span, render_markdown, unparsed
+from scribe.critique import (
+    Issue,
+    normalise,
+    parse_critique,
+    quotable,
+    quote_schema,
+    quote_span,
+    reading_order,
+    render_markdown,
+    unparsed,
+)
 from scribe.prompts import get_template
 
 DRAFT = "Retries are safe.\nRoughly 40% of payment incidents come from \u201cretry storms\u201d.\n"
@@ -38,6 +49,30 @@ def test_an_issue_repeating_an_earlier_quote_is_dropped() -> None:
     other = {**issue, "quote": "Roughly 40% of payment incidents"}
     critique = parse_critique(json.dumps({"summary": "s", "issues": [issue, again, other]}), DRAFT)
     assert critique is not None and [i.quote for i in critique.issues] == ["Retries are safe.", "Roughly 40% of payment incidents"]
+
+
+def test_issues_follow_the_draft_top_to_bottom_and_the_markdown_numbers_them_so() -> None:
+    draft = "First sentence here.\nSecond sentence here.\nThird sentence here.\n"
+    raw = json.dumps({"summary": "s", "issues": [
+        {"severity": "low", "quote": "Third sentence here.", "problem": "p3", "suggestion": "s"},
+        {"severity": "medium", "quote": "not in the draft at all", "problem": "p?", "suggestion": "s"},
+        {"severity": "high", "quote": "Second sentence here.", "problem": "p2", "suggestion": "s"},
+        {"severity": "high", "quote": "nor is this in the draft", "problem": "p!", "suggestion": "s"},
+        {"severity": "medium", "quote": "First  sentence\nhere.", "problem": "p1", "suggestion": "s"},
+    ]})
+    critique = parse_critique(raw, draft)
+    assert critique is not None
+    assert [i.problem for i in critique.issues] == ["p1", "p2", "p3", "p!", "p?"]  # the ungrounded last, most severe first
+    numbered = [line for line in render_markdown(critique).splitlines() if line[:1].isdigit()]
+    assert [line.split(".", 1)[0] for line in numbered] == ["1", "2", "3", "4", "5"]
+    assert [normalise(i.quote) in line for i, line in zip(critique.issues, numbered, strict=True)] == [True] * 5
+    assert critique.to_dict()["issues"] == [asdict(i) for i in critique.issues]  # --json lists them the same way
+
+
+def test_two_issues_at_one_place_the_more_severe_first() -> None:
+    low, high = Issue("low", "Retries are safe.", "", ""), Issue("high", "Retries are safe", "", "")
+    assert reading_order([low, high], DRAFT) == [high, low]
+    assert reading_order([], DRAFT) == []
 
 
 def test_invalid_json_is_none_and_unparsed_keeps_raw() -> None:

@@ -638,9 +638,13 @@ def expand(
         ws = _workspace()
         current = load_draft(draft, ws.root)
         text = draft.read_text(encoding="utf-8-sig")
-        updated = apply_expansion(text, current.body, section, result.call.text)
+        cut_off = result.call.metrics.done_reason == "length"
+        updated = apply_expansion(text, current.body, section, result.call.text, cut_off=cut_off)
         kept = backup(draft)
         atomic_write(draft, updated)
+        if cut_off:
+            _stderr("[yellow]note:[/yellow] the expansion was cut off by the token limit (num_predict), so the draft got it "
+                    "only up to its last complete sentence (or marked where it stops); for the rest raise it: --model NAME@num_predict=1024")
         _stderr(f"updated {draft} (previous version kept as {kept.name})")
 
 

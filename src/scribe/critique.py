@@ -1,10 +1,15 @@
-"""A critique as data: parsed from the model's JSON, each quote checked against the draft (pure)."""
+"""A critique as data: parsed from the model's JSON, each quote checked against the draft (pure).
+
+Its issues are kept in one order, `reading_order`: the markdown numbers them in it, and the app's
+Issues list and `critique --json` list them in it, so "issue 3" is the same issue everywhere.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,7 +31,7 @@ class Issue:
 @dataclass
 class Critique:
     summary: str
-    issues: list[Issue] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)  # in `reading_order`
     parsed: bool = True
     raw: str = ""
     cut_off: bool = False  # unparsed because the reply reached num_predict
@@ -90,9 +95,20 @@ def quote_schema(base: dict[str, Any], draft: str) -> dict[str, Any]:
     return schema
 
 
+def reading_order(issues: Sequence[Issue], draft: str) -> list[Issue]:
+    """Issues in the order the author meets their quotes reading `draft` top to bottom (at the same
+    place, the more severe first); those whose quote is not in the draft follow, most severe first.
+    A model lists issues by its own whim, and a writer walks the draft once, fixing as they go."""
+    def key(issue: Issue) -> tuple[bool, int, int]:
+        span = quote_span(draft, issue.quote)
+        return span is None, span[0] if span else 0, SEVERITIES.index(issue.severity)
+
+    return sorted(issues, key=key)
+
+
 def parse_critique(raw: str, draft: str) -> Critique | None:
-    """The critique in `raw`, or None when it is not JSON of the expected shape. An issue about a
-    sentence an earlier issue quoted already is dropped."""
+    """The critique in `raw`, its issues in `reading_order`, or None when it is not JSON of the
+    expected shape. An issue about a sentence an earlier issue quoted already is dropped."""
     try:
         data = json.loads(raw)
     except ValueError:
@@ -116,7 +132,7 @@ def parse_critique(raw: str, draft: str) -> Critique | None:
             suggestion=str(item.get("suggestion", "")),
             grounded=quote_span(draft, quote) is not None,
         ))
-    return Critique(summary=str(data.get("summary", "")), issues=issues, raw=raw)
+    return Critique(summary=str(data.get("summary", "")), issues=reading_order(issues, draft), raw=raw)
 
 
 def unparsed(raw: str, *, cut_off: bool = False) -> Critique:
@@ -125,17 +141,17 @@ def unparsed(raw: str, *, cut_off: bool = False) -> Critique:
 
 
 def render_markdown(critique: Critique) -> str:
-    """A critique as the author reads it: summary, then issues by severity, ungrounded ones flagged."""
+    """A critique as the author reads it: summary, then the issues numbered in their order (from
+    `parse_critique`: `reading_order`), ungrounded ones flagged."""
     if not critique.parsed:
         why = " (it was cut off by the token limit: raise num_predict)" if critique.cut_off else ""
         return f"**The model's reply was not valid critique JSON{why}; its raw text follows.**\n\n" + critique.raw
     lines = ["## Summary", "", critique.summary or "(no summary)", "", f"## Issues ({len(critique.issues)})", ""]
-    ordered = sorted(critique.issues, key=lambda i: SEVERITIES.index(i.severity))
-    for n, issue in enumerate(ordered, start=1):
+    for n, issue in enumerate(critique.issues, start=1):
         flag = "" if issue.grounded else " — *quote not found in the draft (ungrounded)*"
         lines.append(f"{n}. **{issue.severity}**: > {normalise(issue.quote)}{flag}")
         lines.append(f"   - problem: {issue.problem}")
         lines.append(f"   - suggestion: {issue.suggestion}")
-    if not ordered:
+    if not critique.issues:
         lines.append("No issues found.")
     return "\n".join(lines) + "\n"

@@ -268,13 +268,16 @@ def execute(
     return result
 
 
-def apply_expansion(file_text: str, body: str, section: str | None, output: str) -> str:
+def apply_expansion(file_text: str, body: str, section: str | None, output: str, *, cut_off: bool = False) -> str:
     """The draft file with `output` in place of `section` (or of the whole body), frontmatter kept.
 
     The section keeps its heading line unless the output brings its own (`scribe.splice`), so the
-    draft keeps its structure even when a model leaves the heading out.
+    draft keeps its structure even when a model leaves the heading out. An output `cut_off` by the
+    token limit goes in only up to its last complete sentence (`splice.trim_cut_off`).
     """
-    from scribe.splice import replace_body, replace_section
+    from scribe.splice import replace_body, replace_section, trim_cut_off
+
+    output = trim_cut_off(output, cut_off)
 
     start = file_text.find(body)
     if start < 0:

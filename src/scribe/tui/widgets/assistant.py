@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from scribe.critique import Issue
 from scribe.tui.runs import Run
 from scribe.tui.widgets.stream import StreamCall, StreamView
 
@@ -100,7 +101,7 @@ class AssistantPanel(Vertical):
             self.notify(f"cancelled; the partial output is kept (run {result.run_id})", title=run.task)
         if run.task == "expand" and call.text.strip():
             self.expansion = run
-            self.show_expansion_bar(True)
+            self.show_expansion_bar(True, cut_off=run.cut_off)
         self._ended(run)
 
     @on(StreamView.Failed)
@@ -118,19 +119,24 @@ class AssistantPanel(Vertical):
     def set_title(self, title: str) -> None:
         self.query_one("#run-title", Label).update(title)
 
-    def show_expansion_bar(self, shown: bool) -> None:
+    def show_expansion_bar(self, shown: bool, *, cut_off: bool = False) -> None:
+        """The keys that use the expansion; a cut-off one says that only its complete sentences go in."""
         bar = self.query_one("#expansion-bar", Static)
-        bar.update("[b]ctrl+o[/b] insert below · [b]ctrl+r[/b] replace the section (one undo step)" if shown else "")
+        keys = "[b]ctrl+o[/b] insert below · [b]ctrl+r[/b] replace the section (one undo step)"
+        cut = "\n[i]cut off before the end: it goes in trimmed to its last complete sentence[/i]" if cut_off else ""
+        bar.update(keys + cut if shown else "")
         bar.display = shown
 
-    def show_issues(self, issues: list[Any]) -> None:
+    def show_issues(self, issues: list[Issue]) -> None:
+        """The issues as the critique's markdown numbers them (`critique.reading_order`), so option i
+        is issue i + 1 there, and `IssueChosen(i)` is `issues[i]`."""
         options = self.query_one("#issues", OptionList)
         options.clear_options()
         for i, issue in enumerate(issues):
             quote = " ".join(issue.quote.split())
             if len(quote) > 60:
                 quote = quote[:57] + "…"
-            line = Text()
+            line = Text(f"{i + 1}. ", "bold")
             line.append(f"{issue.severity:<6} ", {"high": "bold red", "medium": "yellow", "low": "green"}.get(issue.severity, ""))
             line.append(f"“{quote}”", "" if issue.grounded else "dim strike")
             if issue.problem:
