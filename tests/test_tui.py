@@ -20,6 +20,7 @@ from conftest import MODEL, WRITER
 from scribe.config import open_workspace
 from scribe.critique import Issue, normalise
 from scribe.runlog import RunLog
+from scribe.splice import trim_cut_off
 from scribe.tui.app import ScribeApp
 from scribe.tui.commands import palette_commands
 from scribe.tui.index_link import NoIndex
@@ -257,7 +258,8 @@ def test_expand_inserts_below_the_section_as_one_undo_step(workspace: Path) -> N
             cursor_to_line(app, "Networks drop responses")
             await finish_task(pilot, app, "f4")
             assert app.main.panel.last.scope.kind == "section" and app.main.panel.last.scope.heading == "Why retries happen"
-            out = app.main.panel.last.result.call.text.strip()
+            last = app.main.panel.last
+            out = trim_cut_off(last.result.call.text.strip(), last.cut_off).strip()  # 24 tokens: cut to its last sentence
             assert out and app.main.panel.expansion is not None and app.main.panel.query_one("#expansion-bar").display
             await pilot.press("ctrl+o")
             text = app.main.editor.text
@@ -288,7 +290,8 @@ def test_expand_replaces_the_selection_as_one_undo_step(workspace: Path) -> None
             app.main.editor.selection = Selection((row, 0), (row, len(sentence)))
             await finish_task(pilot, app, "f4")
             assert app.main.panel.last.scope.kind == "selection"
-            out = app.main.panel.last.result.call.text.strip()
+            last = app.main.panel.last
+            out = trim_cut_off(last.result.call.text.strip(), last.cut_off).strip()  # 24 tokens: cut to its last sentence
             await pilot.press("ctrl+r")
             assert sentence not in app.main.editor.text and out in app.main.editor.text
             app.main.editor.focus()
