@@ -112,3 +112,31 @@ def test_after_a_pick_the_compare_footer_no_longer_offers_a_pick(fake_workspace:
             assert screen.picked == "a" and "pick('a')" not in offered() and "pick('b')" not in offered()
 
     asyncio.run(scenario())
+
+
+def test_a_restart_shows_the_drafts_latest_result_from_the_run_log(fake_workspace: Path, fake_server: FakeModelServer) -> None:
+    def app_on_draft() -> ScribeApp:
+        return ScribeApp(open_workspace(fake_workspace), fake_workspace / DRAFT, index=NoIndex(), warm_pause=None)
+
+    async def critique_once() -> str:
+        app = make_app(fake_workspace)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("f3")
+            await until(pilot, lambda: app.main.panel.last is not None, "the critique")
+            return app.main.panel.view.source
+
+    async def restart() -> None:
+        app = app_on_draft()
+        async with app.run_test(size=SIZE) as pilot:
+            panel = app.main.panel
+            await until(pilot, lambda: "from the run log" in str(panel.view.query_one(".metrics").render()), "the history")
+            assert panel.view.source == shown  # the same markdown as when the run ended
+            assert "Critique · run 1" in str(panel.query_one("#run-title").render())
+            assert panel.issues  # listed again, and Enter on one selects its quote
+            panel.query_one("#issues").focus()
+            await pilot.press("enter")
+            selected = app.main.editor.selected_text
+            assert selected and " ".join(selected.split()) in " ".join(app.main.editor.text.split())
+
+    shown = asyncio.run(critique_once())
+    asyncio.run(restart())

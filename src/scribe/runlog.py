@@ -284,6 +284,11 @@ class RunLog:
         """Store a draft's text under its hash, once: every run on that version names it by the hash."""
         self._write("INSERT OR IGNORE INTO drafts (hash, text, first_seen) VALUES (?,?,?)", (draft_hash, text, utc_now()))
 
+    def draft_text(self, draft_hash: str | None) -> str | None:
+        """One kept draft text by its hash (None: not kept, or no hash)."""
+        row = self._db.execute("SELECT text FROM drafts WHERE hash = ?", (draft_hash,)).fetchone() if draft_hash else None
+        return row[0] if row else None
+
     def drafts(self) -> dict[str, str]:
         """Every draft text the log keeps, by hash."""
         return dict(self._db.execute("SELECT hash, text FROM drafts").fetchall())

@@ -78,11 +78,13 @@ class Services:
 
     # tasks
     def templates(self) -> dict[str, PromptTemplate]:
-        """The user's tasks (builtin and custom), read fresh so a new prompts/*.md shows up at once."""
+        """The user's tasks, builtin first then custom ones by name (the order of every menu), read
+        fresh so a new prompts/*.md shows up at once."""
         from scribe.prompts import find_templates
 
-        found = find_templates(self.workspace.root)
-        return {name: t for name, t in found.items() if not name.startswith(INTERNAL_PREFIX)}
+        found = {name: t for name, t in find_templates(self.workspace.root).items() if not name.startswith(INTERNAL_PREFIX)}
+        order = [n for n in BUILTIN_TASKS if n in found] + sorted(n for n in found if n not in BUILTIN_TASKS)
+        return {name: found[name] for name in order}
 
     def template(self, name: str) -> PromptTemplate:
         from scribe.prompts import get_template

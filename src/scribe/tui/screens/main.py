@@ -29,7 +29,6 @@ from scribe.tui.runs import Run, choose_scope, draft_of, expansion_splice, quote
 from scribe.tui.screens.dialogs import ChoiceScreen, NameScreen
 from scribe.tui.screens.help import HelpScreen
 from scribe.tui.screens.models import choose_model
-from scribe.tui.services import BUILTIN_TASKS
 from scribe.tui.warming import Warming, WarmTarget
 from scribe.tui.widgets.assistant import AssistantPanel
 from scribe.tui.widgets.editor import DraftEditor, theme_for
@@ -160,6 +159,7 @@ class MainScreen(Screen[None]):
         self.keeper.opened(file)
         self.keeper.offer_recovery()
         self.query_one(NotesTree).reveal(path)
+        self.panel.show_history(self.session.services.runlog, self.session.rel(path))
         self.panel.drop_expansion()
         self.session.state.last_file = self.session.rel(path)
         self.session.save_state()
@@ -255,9 +255,7 @@ class MainScreen(Screen[None]):
 
     def task_templates(self) -> Mapping[str, PromptTemplate]:
         """The author's tasks, builtin first, for the palette and the task menus."""
-        templates = self.session.services.templates()
-        order = [n for n in BUILTIN_TASKS if n in templates] + sorted(n for n in templates if n not in BUILTIN_TASKS)
-        return {name: templates[name] for name in order}
+        return self.session.services.templates()
 
     def _ask_task(self, title: str, then: Callable[[str], None], *, described: bool, note: str = "") -> None:
         try:
@@ -344,11 +342,9 @@ class MainScreen(Screen[None]):
 
     @on(AssistantPanel.IssueChosen)
     def _issue_chosen(self, event: AssistantPanel.IssueChosen) -> None:
-        run = self.panel.last
-        if run is not None and run.result is not None and run.result.critique is not None:
-            self.select_issue(run, run.result.critique.issues[event.index])
+        self.select_issue(self.panel.last, self.panel.issues[event.index])
 
-    def select_issue(self, run: Run, issue: Any) -> bool:
+    def select_issue(self, run: Run | None, issue: Any) -> bool:
         """Select the issue's quote in the editor; False (and a notification) when it is not in the draft."""
         snap = self.editor.snapshot()
         span = quote_location(run, snap, issue.quote)

@@ -8,7 +8,8 @@ an issue or a source posts `IssueChosen` / `SourceChosen` for the screen, which 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
@@ -19,8 +20,13 @@ from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from scribe.critique import Issue
+from scribe.tui.crashlog import unexpected
 from scribe.tui.runs import Run
 from scribe.tui.widgets.stream import StreamCall, StreamView
+
+if TYPE_CHECKING:
+    from scribe.runlog import RunLog
+    from scribe.tui.history import LoggedResult
 
 
 class AssistantPanel(Vertical):
@@ -40,6 +46,7 @@ class AssistantPanel(Vertical):
         self.current: Run | None = None  # the run streaming now
         self.last: Run | None = None  # the last run that ended (its issues, sources, expansion)
         self.expansion: Run | None = None  # an expansion ready to insert or replace with
+        self.issues: list[Issue] = []  # the critique issues listed now
 
     def compose(self) -> ComposeResult:
         yield Label("Assistant", id="run-title")
@@ -70,6 +77,30 @@ class AssistantPanel(Vertical):
         self.show_issues([])
         self.show_sources([])
         self.call_later(self.view.start, call)
+
+    def show_history(self, runlog: Callable[[], RunLog], draft: str) -> None:
+        """Show `draft`'s latest result from the run log (read in a worker: the log may be large)."""
+        self.run_worker(partial(self._read_history, runlog, draft), thread=True, group="history", exclusive=True)
+
+    def _read_history(self, runlog: Callable[[], RunLog], draft: str) -> None:
+        from scribe.tui.history import latest_result
+
+        try:
+            found = latest_result(runlog(), draft)
+        except Exception as exc:  # noqa: BLE001 - history is a courtesy: never in the author's way
+            unexpected(exc, "reading the run log")
+            return
+        if found is not None:
+            self.call_later(self.show_logged, found)
+
+    async def show_logged(self, result: LoggedResult) -> None:
+        """The draft's latest result from the run log, unless something newer is on the panel."""
+        if self.current is not None or self.last is not None:
+            return
+        self.set_title(f"{result.task.capitalize()} · run {result.run_id} · {result.started_at[:16].replace('T', ' ')}")
+        await self.view.end(result.markdown)
+        self.view.show_metrics(Text(f"{result.model} · from the run log (scribe log show {result.run_id})", "dim"))
+        self.show_issues(result.critique.issues if result.critique is not None else [])
 
     def cancel(self) -> None:
         if self.current is not None:
@@ -129,7 +160,8 @@ class AssistantPanel(Vertical):
 
     def show_issues(self, issues: list[Issue]) -> None:
         """The issues as the critique's markdown numbers them (`critique.reading_order`), so option i
-        is issue i + 1 there, and `IssueChosen(i)` is `issues[i]`."""
+        is issue i + 1 there, and `IssueChosen(i)` is `self.issues[i]`."""
+        self.issues = list(issues)
         options = self.query_one("#issues", OptionList)
         options.clear_options()
         for i, issue in enumerate(issues):
@@ -143,6 +175,7 @@ class AssistantPanel(Vertical):
                 line.append(f" — {issue.problem}", "dim")
             options.add_option(Option(line, id=f"issue-{i}"))
         shown = bool(issues)
+        options.highlighted = 0 if shown else None  # Enter right after Tab acts on the first one
         options.display = shown
         self.query_one("#issues-label", Label).display = shown
         self.query_one("#issues-label", Label).update(f"Issues ({len(issues)}) — enter selects the quote in the draft")
@@ -158,6 +191,7 @@ class AssistantPanel(Vertical):
                 line.append(f"  {source.heading_path}", "dim")
             options.add_option(Option(line, id=f"source-{i}"))
         shown = bool(sources)
+        options.highlighted = 0 if shown else None
         options.display = shown
         self.query_one("#sources-label", Label).display = shown
         self.query_one("#sources-label", Label).update(f"Sources ({len(sources)}) — enter opens the note")
