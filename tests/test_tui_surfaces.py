@@ -140,3 +140,28 @@ def test_a_restart_shows_the_drafts_latest_result_from_the_run_log(fake_workspac
 
     shown = asyncio.run(critique_once())
     asyncio.run(restart())
+
+
+def test_esc_in_compare_while_a_model_reads_the_prompt_stops_both_sides(fake_workspace: Path, fake_server: FakeModelServer) -> None:
+    fake_server.script(Reply("late words", chunks=2, delay_s=30), Reply("late words", chunks=2, delay_s=30))
+
+    async def scenario() -> None:
+        app = make_app(fake_workspace)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("f6")
+            await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), "the task menu")
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, ChoiceScreen) and "second" in app.screen.title_text, "the model menu")
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, CompareScreen), "compare")
+            screen = app.screen
+            await until(pilot, lambda: any("reading the prompt" in str(v.query_one(".metrics").render())
+                                           for v in screen.query("StreamView")), "side A reading its prompt")
+            await pilot.press("escape")
+            await until(pilot, lambda: len(screen.done) == 2, "both sides to end", 5)
+            assert set(screen.done.values()) == {"cancelled"}
+            assert "pick('a')" not in {b.binding.action for b in screen.active_bindings.values() if b.enabled}
+            await pilot.press("escape")
+            assert app.screen is app.main
+
+    asyncio.run(scenario())
