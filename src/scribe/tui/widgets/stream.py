@@ -271,13 +271,17 @@ class StreamView(Vertical):
     @on(Started)
     def _started(self, event: Started) -> None:
         self._prompt_tokens = event.prompt_tokens
-        self._show_progress(self._waiting())
+        self._show_waiting()
 
-    def _waiting(self) -> str:
+    def _show_waiting(self) -> None:
         """Before the first token the model reads the prompt, which can take many seconds on a
-        small machine: say so, how big the prompt is, and for how long it has been reading."""
+        small machine: say so first (a narrow panel cuts the line's end), how big the prompt is,
+        and for how long it has been reading."""
         elapsed = time.perf_counter() - self.feed.started
-        return f"the model is reading the prompt (~{self._prompt_tokens:,} tokens) · {elapsed:.0f} s"
+        line = Text(f"reading the prompt (~{self._prompt_tokens:,} tokens) · {elapsed:.0f} s", "italic")
+        if self.call is not None and self.show_model:
+            line.append(" · ", "dim").append(self.call.model, "bold")
+        self.show_metrics(line)
 
     @on(Finished)
     async def _finished(self, event: Finished) -> None:
@@ -315,7 +319,7 @@ class StreamView(Vertical):
         if self.feed.count:
             self._show_progress("streaming")
         elif self._prompt_tokens is not None and not self._cancel.is_set():
-            self._show_progress(self._waiting())
+            self._show_waiting()
 
     async def _stop_flushing(self) -> None:
         if self._timer is not None:
