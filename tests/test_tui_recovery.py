@@ -248,3 +248,28 @@ def test_the_tree_widens_for_long_names_and_remembers_its_width(ws: Path) -> Non
     narrow = asyncio.run(scenario(True))
     assert narrow == 30 + 3 * 8
     assert asyncio.run(scenario(False)) == 54  # remembered in .scribe/tui.json
+
+
+def test_a_cited_note_opens_with_its_heading_at_the_top_and_says_how_to_close(ws: Path) -> None:
+    from textual.widgets import TextArea
+
+    from scribe.tui.screens.note import NoteScreen
+
+    note = ws / "notes" / "long.md"
+    note.write_text("# Long note\n\n" + "".join(f"Filler line {i}.\n\n" for i in range(80)) + "## Deep heading\n\nThe cited part.\n\n"
+                    + "".join(f"More filler {i}.\n\n" for i in range(40)),
+                    encoding="utf-8")
+
+    async def scenario() -> None:
+        app = make_app(ws, draft_of(ws))
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(NoteScreen(note, "notes/long.md", note.read_text(encoding="utf-8"), "Long note > Deep heading"))
+            await pilot.pause(0.3)
+            area = app.screen.query_one(TextArea)
+            row = area.document.lines.index("## Deep heading")
+            assert area.scroll_offset.y == area.wrapped_document.location_to_offset((row, 0)).y > 0  # the heading on top
+            assert any("esc" in str(label.render()) and "closes" in str(label.render()) for label in app.screen.query(".dialog-note"))
+            await pilot.press("escape")
+            assert app.screen is app.main
+
+    run(scenario)
