@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -155,6 +156,11 @@ def first_paint(ws: Path, draft: Path, runs: int) -> list[float]:
     return times
 
 
+def connected(lines: list[str]) -> bool:
+    """The status line names the model: the app has reached the model server."""
+    return any(re.search(r"model: \S", line) for line in lines)
+
+
 def reading_the_prompt(lines: list[str]) -> bool:
     return any("reading the prompt" in line for line in lines)
 
@@ -182,7 +188,7 @@ def quit_latencies(ws: Path, draft: Path, runs: int) -> list[float]:
         launch(session, ws, draft)
         ctl = Control(session)
         try:
-            wait_for(ctl, lambda lines: any(FIRST_PAINT_MARK in line for line in lines), 30)
+            wait_for(ctl, connected, 120)
             ctl.keys("F3")
             wait_for(ctl, reading_the_prompt, 120)
             time.sleep(0.5)
@@ -266,7 +272,10 @@ def main() -> None:
 
     load_before = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="scribe-tui-bench-"))
-    sessions: list[str] = []
+    # A session that outlives the app's: a tmux server whose last session ends shuts down, and a
+    # new session started meanwhile fails with "server exited unexpectedly".
+    sessions: list[str] = [f"scribe-bench-hold-{os.getpid()}"]
+    subprocess.run(["tmux", "new-session", "-d", "-s", sessions[0], "sleep 3600"], check=True)
     engine = None
     url = args.engine_url
     if url is None:
@@ -292,6 +301,9 @@ def main() -> None:
         launch(session, ws, draft)
         ctl = Control(session)
         wait_for(ctl, lambda lines: any(MARK in line for line in lines), 30)
+        # Keys sent while the app still starts (connecting, the first index status) can be lost
+        # (seen on this machine with the app as it was before too): start once the model is named.
+        wait_for(ctl, connected, 120)
         time.sleep(1.0)
         # put the cursor after the mark: down from the title line to the MARK line, then End
         ctl.keys("Down", "Down", "End")

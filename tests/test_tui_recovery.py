@@ -273,3 +273,37 @@ def test_a_cited_note_opens_with_its_heading_at_the_top_and_says_how_to_close(ws
             assert app.screen is app.main
 
     run(scenario)
+
+
+@pytest.mark.slow
+def test_ctrl_q_right_after_the_first_paint_exits_the_app(ws: Path) -> None:
+    """Startup work still in flight (the tree opening its folders, the index status, the history)
+    must not hold the exit: a polling worker once kept the process alive, blank, after ctrl+q."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    server = ["tmux", "-L", f"scribe-quit-{os.getpid()}"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCRIBE_", "OLLAMA_"))} | {"TERM": "xterm-256color"}
+
+    def tmux(*args: str) -> str:
+        return subprocess.run([*server, *args], capture_output=True, text=True, check=True, env=env, cwd=ws).stdout
+
+    tmux("new-session", "-d", "-s", "hold", "sleep 120")  # keeps the tmux server up when the app's session ends
+    try:
+        exits = []
+        for attempt in range(3):
+            tmux("new-session", "-d", "-s", f"app{attempt}", "-x", "140", "-y", "40", f"{sys.executable} -m scribe tui {draft_of(ws)}")
+            pid = int(tmux("display-message", "-p", "-t", f"app{attempt}", "#{pane_pid}"))
+            deadline = time.monotonic() + 60
+            while "Line 1 of the draft" not in tmux("capture-pane", "-p", "-t", f"app{attempt}"):
+                assert time.monotonic() < deadline, "the draft never showed"
+                time.sleep(0.05)
+            tmux("send-keys", "-t", f"app{attempt}", "C-q")
+            deadline = time.monotonic() + 10
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            exits.append(not Path(f"/proc/{pid}").exists())
+            if not exits[-1]:
+                os.kill(pid, signal.SIGKILL)
+    finally:
+        subprocess.run([*server, "kill-server"], capture_output=True, check=False)
+    assert exits == [True, True, True]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from textual.timer import Timer
 from textual.widgets import DirectoryTree, Tree
 
 from scribe.tui.documents import is_note_file
@@ -18,6 +18,8 @@ LOAD_WAIT_S = 5.0  # a folder's listing is read in a worker; one this slow is le
 class NotesTree(DirectoryTree):
     """The tree of notes. A name too long for the column shows whole in the tree's tooltip while
     its row is highlighted, and alt+right widens the column (`MainScreen.action_tree_width`)."""
+
+    _revealing: Timer | None = None
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:  # type: ignore[type-arg]
         data = event.node.data
@@ -37,20 +39,27 @@ class NotesTree(DirectoryTree):
 
     def reveal(self, path: Path) -> None:
         """Open the folders down to `path` and put the cursor on it, so the open file is shown
-        where it lives (after a restart the drafts folder is open again)."""
-        self.run_worker(self._reveal(path.resolve()), group="reveal", exclusive=True, exit_on_error=False)
+        where it lives (after a restart the drafts folder is open again). Folders load lazily, so
+        a timer goes one level down each time the level's listing is there; a timer, not a worker,
+        because a timer stops with the widget (a polling worker held up the app's exit)."""
+        if self._revealing is not None:
+            self._revealing.stop()
+        target, node, deadline = path.resolve(), self.root, time.monotonic() + LOAD_WAIT_S
 
-    async def _reveal(self, path: Path) -> None:
-        node = self.root
-        while True:
-            deadline = time.monotonic() + LOAD_WAIT_S
-            while not node.children and time.monotonic() < deadline:  # folders load lazily
-                await asyncio.sleep(0.05)
-            child = next((c for c in node.children if c.data is not None and path.is_relative_to(c.data.path.resolve())), None)
-            if child is None:
+        def step() -> None:
+            nonlocal node, deadline
+            if not node.children:
+                if time.monotonic() > deadline and self._revealing is not None:
+                    self._revealing.stop()
                 return
-            if child.data is not None and child.data.path.resolve() == path:
-                self.move_cursor(child)
+            child = next((c for c in node.children if c.data is not None and target.is_relative_to(c.data.path.resolve())), None)
+            if child is None or child.data is None or child.data.path.resolve() == target:
+                if child is not None:
+                    self.move_cursor(child)
+                if self._revealing is not None:
+                    self._revealing.stop()
                 return
             child.expand()
-            node = child
+            node, deadline = child, time.monotonic() + LOAD_WAIT_S
+
+        self._revealing = self.set_interval(0.05, step)
