@@ -147,8 +147,10 @@ class ScribeApp(App[None]):
         self.exit()
 
     def _stop_streams(self) -> bool:
-        """Streams run in worker threads, which the process waits for: stop them on the way out.
-        True if any was running."""
+        """Streams run in worker threads, which the process waits for: stop them on the way out,
+        a warm-up in flight included (it can wait minutes for a busy engine). True if a task's
+        stream was running."""
+        self.main.warming.stop()
         views = [view for screen in self.screen_stack for view in screen.query(StreamView) if view.streaming]
         for view in views:
             view.cancel()
