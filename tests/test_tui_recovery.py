@@ -215,19 +215,6 @@ def test_sigkill_half_a_second_after_typing_and_the_restart_offers_the_text(ws: 
     run(scenario)
 
 
-def test_the_open_file_is_shown_where_it_lives_in_the_tree(ws: Path) -> None:
-    async def scenario() -> None:
-        app = make_app(ws, draft_of(ws))
-        async with app.run_test(size=SIZE) as pilot:
-            tree = app.main.query_one(NotesTree)
-            await until(pilot, lambda: tree.cursor_node is not None and tree.cursor_node.data is not None
-                        and tree.cursor_node.data.path == draft_of(ws), "the tree to reach the draft")
-            drafts = tree.cursor_node.parent
-            assert drafts is not None and drafts.is_expanded and app.focused is app.main.editor
-
-    run(scenario)
-
-
 def test_the_tree_widens_for_long_names_and_remembers_its_width(ws: Path) -> None:
     long_name = "why-retries-need-idempotency-keys-in-every-payment-flow.md"
     (ws / "notes" / "drafts" / long_name).write_text("# Long\n", encoding="utf-8")
@@ -236,11 +223,13 @@ def test_the_tree_widens_for_long_names_and_remembers_its_width(ws: Path) -> Non
         app = make_app(ws, draft_of(ws))
         async with app.run_test(size=SIZE) as pilot:
             tree = app.main.query_one(NotesTree)
-            await until(pilot, lambda: tree.cursor_node is not None and tree.cursor_node.data is not None
-                        and tree.cursor_node.data.path == draft_of(ws), "the tree")
+            await until(pilot, lambda: any(n.data and n.data.path.name == "drafts" for n in tree.root.children), "the tree")
+            drafts = next(n for n in tree.root.children if n.data and n.data.path.name == "drafts")
+            drafts.expand()
+            await until(pilot, lambda: drafts.children, "the drafts folder")
             if widen:
                 await pilot.press("alt+right", "alt+right", "alt+right")
-            tree.move_cursor(next(n for n in tree.cursor_node.parent.children if n.data.path.name == long_name))
+            tree.move_cursor(next(n for n in drafts.children if n.data.path.name == long_name))
             await pilot.pause(0.1)
             assert tree.tooltip == long_name  # the whole name, however narrow the column
             return tree.outer_size.width
@@ -277,8 +266,8 @@ def test_a_cited_note_opens_with_its_heading_at_the_top_and_says_how_to_close(ws
 
 @pytest.mark.slow
 def test_ctrl_q_right_after_the_first_paint_exits_the_app(ws: Path) -> None:
-    """Startup work still in flight (the tree opening its folders, the index status, the history)
-    must not hold the exit: a polling worker once kept the process alive, blank, after ctrl+q."""
+    """Startup work still in flight (the index status, the history, a warm-up) must not hold the
+    exit: the tree opening its folders to the open file once kept the process alive, blank."""
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed")
     server = ["tmux", "-L", f"scribe-quit-{os.getpid()}"]

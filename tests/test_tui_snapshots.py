@@ -74,9 +74,6 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
     for node in folders:  # folders only: expanding a file node would open it
         node.expand()
     await until(lambda: all(node.children for node in folders))
-    # the tree shows the open draft where it lives (its cursor moves there in a worker)
-    await until(lambda: tree.cursor_node is not None and tree.cursor_node.data is not None
-                and tree.cursor_node.data.path.name == "retries-need-keys.md")
     app.main.editor.cursor_blink = False  # no blink phase in a snapshot
     app.main.editor.move_cursor((10, 0))
     app.main.editor.focus()

@@ -158,7 +158,6 @@ class MainScreen(Screen[None]):
         editor.move_cursor(snap.location(snap.body_start))
         self.keeper.opened(file)
         self.keeper.offer_recovery()
-        self.query_one(NotesTree).reveal(path)
         self.panel.show_history(self.session.services.runlog, self.session.rel(path))
         self.panel.drop_expansion()
         self.session.state.last_file = self.session.rel(path)
