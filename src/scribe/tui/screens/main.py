@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -21,14 +21,13 @@ from textual.widgets import DirectoryTree, Footer, TextArea
 from scribe.config import WRITERS
 from scribe.errors import ScribeError
 from scribe.tui.commands import ScribeCommands
-from scribe.tui.crashlog import unexpected
 from scribe.tui.documents import DraftFile, create_draft, is_note_file, slug
 from scribe.tui.indexing import Indexing
 from scribe.tui.keeper import DraftKeeper
 from scribe.tui.runs import Run, choose_scope, draft_of, expansion_splice, quote_location, task_input
 from scribe.tui.screens.dialogs import ChoiceScreen, NameScreen
 from scribe.tui.screens.help import HelpScreen
-from scribe.tui.screens.models import choose_model
+from scribe.tui.screens.models import ModelChoice, choose_model
 from scribe.tui.warming import Warming, WarmTarget
 from scribe.tui.widgets.assistant import AssistantPanel
 from scribe.tui.widgets.editor import DraftEditor, theme_for
@@ -85,6 +84,7 @@ class MainScreen(Screen[None]):
                                  busy=lambda: self.panel.current is not None)
         self.warming = Warming(self.status, session.services, self._warm_target, pause=session.warm_pause,
                                options=session.task_options or None)
+        self.models = ModelChoice(self, session, self.status, changed=self.warming.restart)
 
     @property
     def file(self) -> DraftFile | None:
@@ -125,22 +125,10 @@ class MainScreen(Screen[None]):
     def _after_first_paint(self) -> None:
         self.indexing.refresh()
         if self.session.autoconnect:
-            self.connect()
+            self.models.connect()
 
     def _match_editor_theme(self) -> None:
         self.editor.theme = theme_for(self.app.current_theme.dark)
-
-    @work(thread=True, group="connect")
-    def connect(self) -> None:
-        """Resolve (and if need be start) the model server early, so the first task starts at once."""
-        try:
-            client = self.session.services.client()
-            if not self.model:
-                self.call_later(self._use_default_model, client.default_writer())
-        except ScribeError as exc:
-            self.notify(str(exc), severity="error", title="Model server", timeout=8)
-        except Exception as exc:  # noqa: BLE001 - the app must not crash on a connection problem
-            self.notify(unexpected(exc, "connecting"), severity="error", title="Model server", timeout=8)
 
     # --- files ---------------------------------------------------------------------------------
 
@@ -372,23 +360,7 @@ class MainScreen(Screen[None]):
     # --- models and compare --------------------------------------------------------------------
 
     def action_pick_model(self) -> None:
-        choose_model(self, self.session.services, "Model for tasks", self._set_model, highlight=self.model)
-
-    def _use_default_model(self, name: str) -> None:
-        """The server's best writer, for this session only (F7 makes a choice that is remembered)."""
-        if not self.session.model:
-            self.session.model = name
-            self.status.set_model(name)
-            self.warming.restart()
-
-    def _set_model(self, name: str | None) -> None:
-        if not name:
-            return
-        self.session.model = self.session.state.model = name
-        self.session.save_state()
-        self.status.set_model(name)
-        self.notify(f"tasks now use {name} (remembered for this workspace)", timeout=3)
-        self.warming.restart()
+        self.models.pick()
 
     def action_compare(self) -> None:
         if self.panel.current is not None:

@@ -1,6 +1,7 @@
-"""Choosing a model (F7, and the second model of a comparison): the writers the model server has,
-listed in a worker because the server may still be starting, then offered in a `ChoiceScreen`.
-Embedding-only models are no choice for a task, so they are left out."""
+"""Which model writes. `ModelChoice` connects early and takes the server's best writer for the
+session, or the author's pick (F7, remembered). `choose_model` lists the writers the server has
+(in a worker: the server may still be starting) in a `ChoiceScreen`, for F7 and for the second
+model of a comparison; embedding-only models are no choice for a task, so they are left out."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from scribe.tui.screens.dialogs import ChoiceScreen
 if TYPE_CHECKING:
     from scribe.models import ModelInfo
     from scribe.tui.services import Services
+    from scribe.tui.session import Session
+    from scribe.tui.widgets.status import StatusBar
 
 Note = Callable[[list["ModelInfo"]], str]
 
@@ -53,3 +56,46 @@ def choose_model(node: Widget, services: Services, title: str, then: Callable[[s
         node.call_later(ask, models)
 
     node.run_worker(load, thread=True, group="models", exclusive=True)
+
+
+class ModelChoice:
+    """The session's model, shown in the status line; `changed` runs after it changes."""
+
+    def __init__(self, node: Widget, session: Session, status: StatusBar, changed: Callable[[], None]) -> None:
+        self.node = node
+        self.session = session
+        self.status = status
+        self.changed = changed
+
+    def connect(self) -> None:
+        """Resolve (and if need be start) the model server early, so the first task starts at once."""
+        self.node.run_worker(self._connect, thread=True, group="connect")
+
+    def _connect(self) -> None:
+        try:
+            client = self.session.services.client()
+            if not self.session.model:
+                self.node.call_later(self._use_default, client.default_writer())
+        except ScribeError as exc:
+            self.node.notify(str(exc), severity="error", title="Model server", timeout=8)
+        except Exception as exc:  # noqa: BLE001 - the app must not crash on a connection problem
+            self.node.notify(unexpected(exc, "connecting"), severity="error", title="Model server", timeout=8)
+
+    def _use_default(self, name: str) -> None:
+        """The server's best writer, for this session only (F7 makes a choice that is remembered)."""
+        if not self.session.model:
+            self.session.model = name
+            self.status.set_model(name)
+            self.changed()
+
+    def pick(self) -> None:
+        choose_model(self.node, self.session.services, "Model for tasks", self._set, highlight=self.session.model)
+
+    def _set(self, name: str | None) -> None:
+        if not name:
+            return
+        self.session.model = self.session.state.model = name
+        self.session.save_state()
+        self.status.set_model(name)
+        self.node.notify(f"tasks now use {name} (remembered for this workspace)", timeout=3)
+        self.changed()
