@@ -14,6 +14,7 @@ from fake_server import EMBED_MODEL, HOST, SCHEME, FakeModelServer
 
 from scribe import connect
 from scribe.models import ModelServer, register_server
+from scribe.runlog import RunLog, RunRecord
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,3 +52,12 @@ def fake_workspace(tmp_path: Path, fake_server: FakeModelServer, monkeypatch: py
     for var in ("SCRIBE_ENGINE", "OLLAMA_HOST", "SCRIBE_MODEL", "SCRIBE_EMBED_MODEL", "SCRIBE_WORKSPACE", "SCRIBE_CHROMA_URL"):
         monkeypatch.delenv(var, raising=False)
     return ws
+
+
+def finished_runs(ws: Path) -> list[RunRecord]:
+    """The run log's finished rows, once the app has created it."""
+    path = ws / ".scribe" / "runs.sqlite"
+    if not path.exists():
+        return []
+    with RunLog(path) as log:
+        return [run for run in log.recent(50) if run.status != "running"]

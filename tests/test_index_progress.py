@@ -17,6 +17,7 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
+from fake_fixtures import finished_runs
 from fake_server import CHAT_MODEL, FakeModelServer
 from typer.testing import CliRunner
 
@@ -24,7 +25,6 @@ import scribe.sync
 from scribe.cli import main
 from scribe.config import open_workspace
 from scribe.progress import expected_chunks
-from scribe.runlog import RunLog, RunRecord
 from scribe.sync import SyncProgress, SyncReport
 
 DRAFT = Path("notes") / "drafts" / "idempotency-in-payment-flows.md"
@@ -129,14 +129,6 @@ async def watch(pilot: Any, app: Any, until: Callable[[], object], what: str, ti
         if index_status(app) != seen[-1]:
             seen.append(index_status(app))
     return seen
-
-
-def finished_runs(ws: Path) -> list[RunRecord]:
-    path = ws / ".scribe" / "runs.sqlite"
-    if not path.exists():
-        return []
-    with RunLog(path) as log:
-        return [run for run in log.recent(50) if run.status != "running"]
 
 
 PROGRESS = re.compile(r"^indexing (\d+)/~?(\d+) chunks( · ~.+ left)?$")

@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from fake_fixtures import finished_runs
 from fake_server import CHAT_MODEL, EMBED_MODEL, FakeModelServer, Reply
 
 from scribe.config import open_workspace
 from scribe.index import open_index
-from scribe.runlog import RunLog, RunRecord
 from scribe.sync import SyncOptions, sync_notes
 
 DRAFT = Path("notes") / "drafts" / "idempotency-in-payment-flows.md"
@@ -25,15 +25,6 @@ SIZE = (140, 40)
 def index_notes(ws: Path, server: FakeModelServer) -> None:
     with open_index(open_workspace(ws, env={})) as index:
         sync_notes(index, [ws / "notes"], root=ws, client=server, options=SyncOptions(embed_model=EMBED_MODEL))
-
-
-def finished_runs(ws: Path) -> list[RunRecord]:
-    """The run log's finished rows, once the app has created it."""
-    path = ws / ".scribe" / "runs.sqlite"
-    if not path.exists():
-        return []
-    with RunLog(path) as log:
-        return [run for run in log.recent(50) if run.status != "running"]
 
 
 async def wait_until(pilot, condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
