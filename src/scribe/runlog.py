@@ -85,7 +85,30 @@ def _m003_drafts(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE drafts (hash TEXT PRIMARY KEY, text TEXT NOT NULL, first_seen TEXT NOT NULL)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_runs, _m002_preferences, _m003_drafts]
+def _m004_decisions(db: sqlite3.Connection) -> None:
+    """The author's verdict on each edit a run proposed (review mode, `scribe review`): what the author
+    keeps is a measure of the model that proposed it. `hunk_id` is the hunk's index among that run's
+    edits; the texts are kept as proposed, so a report needs neither the draft nor the run's output."""
+    db.execute(
+        """
+        CREATE TABLE decisions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            hunk_id INTEGER NOT NULL,
+            draft_path TEXT NOT NULL,
+            old_text TEXT NOT NULL,
+            new_text TEXT NOT NULL,
+            decision TEXT NOT NULL CHECK (decision IN ('accept', 'reject', 'edit')),
+            edited_text TEXT CHECK ((edited_text IS NOT NULL) = (decision = 'edit')),
+            source TEXT NOT NULL DEFAULT 'tui'
+        )
+        """
+    )
+    db.execute("CREATE INDEX decisions_run ON decisions(run_id)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_runs, _m002_preferences, _m003_drafts, _m004_decisions]
 
 
 def migrate(db: sqlite3.Connection) -> int:
@@ -208,6 +231,40 @@ class Preference:
     def __post_init__(self) -> None:
         if self.winner not in ("a", "b", "tie"):
             raise ValueError(f"winner must be 'a', 'b' or 'tie', not {self.winner!r}")
+
+
+DECISIONS = ("accept", "reject", "edit")
+
+
+@dataclass
+class Decision:
+    """The author's verdict on one proposed edit (a hunk of run `run_id`'s output).
+
+    'edit' means accepted with changes: `edited_text` is what went into the draft instead of
+    `new_text`, and it counts as kept, like 'accept'.
+    """
+
+    run_id: int
+    hunk_id: int
+    draft_path: str
+    old_text: str
+    new_text: str
+    decision: str
+    edited_text: str | None = None
+    source: str = "tui"  # or "cli" (scribe review)
+    id: int | None = None
+    created_at: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.decision not in DECISIONS:
+            raise ValueError(f"decision must be 'accept', 'reject' or 'edit', not {self.decision!r}")
+        if (self.edited_text is not None) != (self.decision == "edit"):
+            raise ValueError("edited_text goes with an 'edit' decision, and only with one")
+
+    @property
+    def kept(self) -> bool:
+        """Whether the edit went into the draft, as proposed or changed."""
+        return self.decision != "reject"
 
 
 def _open_error(path: Path, exc: sqlite3.DatabaseError) -> RunLogError:
@@ -344,3 +401,21 @@ class RunLog:
         where, params = ("WHERE created_at >= ?", (since,)) if since else ("", ())
         rows = self._db.execute(f"SELECT * FROM preferences {where} ORDER BY id", params).fetchall()
         return [Preference(**{k: row[k] for k in Preference.__dataclass_fields__}) for row in rows]
+
+    def add_decision(self, decision: Decision) -> int:
+        """Store the author's verdict on one proposed edit; returns its id."""
+        d = decision
+        cur = self._write(
+            "INSERT INTO decisions (created_at, run_id, hunk_id, draft_path, old_text, new_text, decision, edited_text, source)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (utc_now(), d.run_id, d.hunk_id, d.draft_path, d.old_text, d.new_text, d.decision, d.edited_text, d.source),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def decisions(self, *, since: str | None = None, run_id: int | None = None) -> list[Decision]:
+        """Oldest first, optionally since a time (ISO prefix) or for one run's edits."""
+        clauses = [(c, v) for c, v in (("created_at >= ?", since), ("run_id = ?", run_id)) if v is not None]
+        where = ("WHERE " + " AND ".join(c for c, _ in clauses)) if clauses else ""
+        rows = self._db.execute(f"SELECT * FROM decisions {where} ORDER BY id", tuple(v for _, v in clauses)).fetchall()
+        return [Decision(**{k: row[k] for k in Decision.__dataclass_fields__}) for row in rows]

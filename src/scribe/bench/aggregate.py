@@ -1,10 +1,11 @@
 """From run log records to the tables a report shows (pure: records in, a `ReportModel` out).
 
-Three kinds of quality stay apart, never blended into one score: deterministic checks (computed
+Four kinds of quality stay apart, never blended into one score: deterministic checks (computed
 here from each logged output), the LLM judge's rubric scores and pairwise ratings (read back from
-the judge calls in the log), and the author's blind picks (the `preferences` table). Judge and
-author ratings are shown separately and also together ("combined"), since both are pairwise games
-between the same configurations.
+the judge calls in the log), the author's blind picks (the `preferences` table), and the edits the
+author kept in review (the `decisions` table). Judge and author ratings are shown separately and
+also together ("combined"), since both are pairwise games between the same configurations; what
+the author kept is a rate per configuration, not a game, and stays on its own.
 
 A run's configuration is its `RunMeta.config` (bench), `RunMeta.model_spec` (batch) or its model
 name (CLI, TUI), so every consumer's runs count.
@@ -18,7 +19,7 @@ import re
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scribe.bench.checks import (
@@ -39,16 +40,19 @@ from scribe.bench.stats import (
     judge_agreement,
     pareto_frontier,
     summarize,
+    wilson_interval,
     win_rate_matrix,
 )
 from scribe.outline import as_markdown
-from scribe.runlog import Preference, RunRecord
+from scribe.runlog import Decision, Preference, RunRecord
 
 TASKS = ("outline", "critique", "expand")
 WARMUP_TASK = "bench:warmup"
 THIN = 5
 """Fewer observations than this per configuration and task: the report says the data is too thin."""
 N_BOOT = 200
+KEPT_ENOUGH = 10
+"""Decisions per configuration before what the author kept speaks in a recommendation."""
 
 
 def config_of(run: RunRecord) -> str:
@@ -182,6 +186,18 @@ class CheckRow:
 
 
 @dataclass(frozen=True)
+class KeptRow:
+    """What the author did with one configuration's proposed edits on one task, each edit counted once."""
+
+    config: str
+    task: str
+    n: int  # edits decided
+    kept: int  # accepted, as proposed or edited
+    edited: int  # of the kept, accepted with changes
+    rate: Interval  # kept / n with its 95 % Wilson interval
+
+
+@dataclass(frozen=True)
 class RubricRow:
     config: str
     task: str
@@ -258,6 +274,7 @@ class ReportModel:
     ratings: list[RatingSet]
     judge: JudgeSummary
     preferences: int
+    kept_by_author: list[KeptRow]
     pareto: list[ParetoPoint]
     recommendations: list[Recommendation]
     rows: list[dict[str, Any]] = field(default_factory=list)  # one per run, for runs.csv
@@ -275,10 +292,7 @@ def mean_interval(values: Sequence[float], z: float = 1.96) -> Interval:
     proportion is a safe (if wide) bound; unlike mean ± 2 standard errors it does not shrink to
     nothing when six runs all score 0, which says little about the seventh.
     """
-    n, mean = len(values), statistics.fmean(values)
-    centre = (mean + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(mean * (1 - mean) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return Interval(max(0.0, centre - half), mean, min(1.0, centre + half))
+    return wilson_interval(math.fsum(values), len(values), z)
 
 
 def _total_ms(run: RunRecord) -> float | None:
@@ -376,6 +390,21 @@ def _author_games(prefs: Sequence[Preference], by_id: dict[int, RunRecord], keep
     return games
 
 
+def _kept_by_author(decisions: Sequence[Decision], by_id: dict[int, RunRecord]) -> list[KeptRow]:
+    """Acceptance per configuration and task, from decisions on the runs kept. A hunk decided twice
+    (accepted, then undone and rejected; or reviewed again) counts once, at its latest decision."""
+    latest = {(d.run_id, d.hunk_id): d for d in decisions if d.run_id in by_id}  # oldest first: the last wins
+    groups: dict[tuple[str, str], list[Decision]] = defaultdict(list)
+    for (run_id, _), d in latest.items():
+        run = by_id[run_id]
+        groups[(config_of(run), run.task)].append(d)
+    rows = []
+    for (config, task), ds in sorted(groups.items()):
+        kept = sum(d.kept for d in ds)
+        rows.append(KeptRow(config, task, len(ds), kept, sum(d.decision == "edit" for d in ds), wilson_interval(kept, len(ds))))
+    return rows
+
+
 def _rated(source: str, task: str, comparisons: list[Comparison]) -> RatingSet:
     intervals = bootstrap_ratings(comparisons, n_boot=N_BOOT, tol=1e-6)
     return RatingSet(source, task, len(comparisons), intervals, win_rate_matrix(comparisons))
@@ -416,8 +445,39 @@ def _overlaps(a: Interval, b: Interval) -> bool:
     return a.low <= b.high and b.low <= a.high
 
 
-def recommend(task: str, checks: Sequence[CheckRow], ratings: Sequence[RatingSet], latency: Sequence[LatencyRow]) -> Recommendation:
-    """Which configuration for `task`, from the numbers, saying so when they cannot tell."""
+def recommend(
+    task: str,
+    checks: Sequence[CheckRow],
+    ratings: Sequence[RatingSet],
+    latency: Sequence[LatencyRow],
+    kept: Sequence[KeptRow] = (),
+) -> Recommendation:
+    """Which configuration for `task`, from the numbers, saying so when they cannot tell.
+
+    The ratings (or, without them, the checks) give a pick; what the author kept overrides it only
+    when there is enough of it and one configuration's interval is above every other's, and it is
+    then reported beside the other figures, never folded into them.
+    """
+    return _with_kept(_recommend_on_scores(task, checks, ratings, latency), [r for r in kept if r.task == task])
+
+
+def _with_kept(rec: Recommendation, kept: Sequence[KeptRow]) -> Recommendation:
+    enough = sorted((r for r in kept if r.n >= KEPT_ENOUGH), key=lambda r: r.rate.estimate, reverse=True)
+    if len(enough) < 2:
+        return rec
+    figures = ", ".join(f"{r.config} {r.rate.estimate:.0%} [{r.rate.low:.0%}, {r.rate.high:.0%}] of {r.n}" for r in enough)
+    best, others = enough[0], enough[1:]
+    if not all(best.rate.low > r.rate.high for r in others):
+        return replace(rec, text=f"{rec.text} Kept by the author does not single one out (95 % intervals overlap: {figures}).")
+    basis = f"kept by the author ({sum(r.n for r in enough)} decisions)"
+    text = f"{rec.task}: {best.config}, whose edits the author kept most often (kept by the author, 95 % intervals apart: {figures})."
+    if rec.config is not None:
+        text += f" By the other measures, {rec.text.removeprefix(f'{rec.task}: ')}"
+    return Recommendation(rec.task, best.config, basis, text)
+
+
+def _recommend_on_scores(task: str, checks: Sequence[CheckRow], ratings: Sequence[RatingSet], latency: Sequence[LatencyRow]) -> Recommendation:
+    """The pick from the ratings, or from the checks when there are none."""
     speed = {r.config: r.eval_tps.median for r in latency if r.task == task and r.eval_tps is not None}
 
     def fast(config: str) -> str:
@@ -514,6 +574,7 @@ def _kept(run: RunRecord, keep: Callable[[str], bool]) -> bool:
 def build_model(
     runs: Sequence[RunRecord],
     prefs: Sequence[Preference],
+    decisions: Sequence[Decision] = (),
     *,
     critique_schema: dict[str, Any],
     generated_at: str,
@@ -521,8 +582,9 @@ def build_model(
     drafts: Mapping[str, str] | None = None,
     keep_config: Callable[[str], bool] = lambda _: True,
 ) -> ReportModel:
-    """Everything the report shows, from the runs (oldest first), the author's preferences and the
-    drafts' texts by hash (`RunLog.drafts`, for the critique check)."""
+    """Everything the report shows, from the runs (oldest first), the author's preferences, the
+    author's decisions on proposed edits (oldest first) and the drafts' texts by hash
+    (`RunLog.drafts`, for the critique check)."""
     runs = [r for r in runs if _kept(r, keep_config)]
     by_id = {r.id: r for r in runs}
     contest = [r for r in runs if is_contest(r)]
@@ -556,11 +618,12 @@ def build_model(
     latency = _latency(contest)
     check_rows = _checks(scored)
     ratings = _rating_sets(judge_games, author_games)
+    kept = _kept_by_author(decisions, by_id)
     tasks = [t for t in TASKS if any(r.task == t for r in latency)]
     return ReportModel(
         generated_at=generated_at, report_machine=report_machine, provenance=_provenance(runs),
         latency=latency, loads=_loads(warmups), checks=check_rows, rubric=_rubric(judge_runs, by_id),
-        ratings=ratings, judge=judge, preferences=sum(len(g) for g in author_games.values()),
+        ratings=ratings, judge=judge, preferences=sum(len(g) for g in author_games.values()), kept_by_author=kept,
         pareto=_pareto(contest, check_rows),
-        recommendations=[recommend(t, check_rows, ratings, latency) for t in tasks], rows=rows,
+        recommendations=[recommend(t, check_rows, ratings, latency, kept) for t in tasks], rows=rows,
     )

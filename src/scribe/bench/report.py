@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from scribe.bench.aggregate import ReportModel, build_model, is_contest
+from scribe.bench.aggregate import KEPT_ENOUGH, ReportModel, build_model, is_contest
 from scribe.bench.machine import machine
 from scribe.bench.stats import Interval, Summary
 from scribe.errors import ScribeError
@@ -52,6 +52,10 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
+def _rate(i: Interval) -> str:
+    return f"{_pct(i.estimate)} [{_pct(i.low)}, {_pct(i.high)}]"
+
+
 def _environment():  # type: ignore[no-untyped-def]
     import jinja2
 
@@ -59,7 +63,7 @@ def _environment():  # type: ignore[no-untyped-def]
         loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
         autoescape=False, trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(cell=_cell, spread=_spread, interval=_interval, pct=_pct)
+    env.filters.update(cell=_cell, spread=_spread, interval=_interval, pct=_pct, rate=_rate)
     return env
 
 
@@ -94,13 +98,14 @@ def build_report(
 
     runs = list(runlog.iter_all(since=since))
     prefs = runlog.preferences(since=since)
+    decisions = runlog.decisions(since=since)  # build_model keeps those on the runs reported
     if bench is not None:
         runs = [r for r in runs if r.meta.bench == bench]
         ids = {r.id for r in runs}
         prefs = [p for p in prefs if p.run_a in ids and p.run_b in ids]
     wanted = set(models or [])
     model = build_model(
-        runs, prefs, critique_schema=critique_schema, generated_at=utc_now(), report_machine=machine(), drafts=runlog.drafts(),
+        runs, prefs, decisions, critique_schema=critique_schema, generated_at=utc_now(), report_machine=machine(), drafts=runlog.drafts(),
         keep_config=(lambda c: c in wanted or c.split("@")[0] in wanted) if wanted else (lambda _: True),
     )
     if not any(is_contest(r) for r in runs) or not model.latency:
@@ -114,7 +119,7 @@ def build_report(
     summary = asdict(replace(model, rows=[]))  # rows go to runs.csv; asdict would deep-copy them all
     del summary["rows"]
     out_dir.mkdir(parents=True, exist_ok=True)
-    context = {"m": model, "charts": pictures or {}, "charts_note": note, "ratings_by": _ratings_by(model)}
+    context = {"m": model, "charts": pictures or {}, "charts_note": note, "ratings_by": _ratings_by(model), "kept_enough": KEPT_ENOUGH}
     page = env.get_template("report.md.j2")
     atomic_write(out_dir / "report.md", page.render(context, html=False))
     atomic_write(out_dir / "report.html", _html(page.render(context, html=True), env))

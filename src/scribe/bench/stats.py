@@ -5,6 +5,7 @@
   a ``win_rate_matrix``; ``combine_swapped`` turns an LLM judge's two verdicts on one pair (asked
   in both orders, to cancel its position bias) into one ``Comparison``.
 * Trade-offs: ``pareto_frontier`` over (speed, quality).
+* Proportions: ``wilson_interval``, e.g. the share of a model's edits the author kept.
 
 Ratings are on an Elo-like scale: ``400 * log10(strength)``, centred so that the mean rating of the
 rated models is 0. A gap of ``d`` points means the higher-rated model is expected to win
@@ -64,7 +65,7 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Interval:
-    """A point estimate with its bootstrap percentile interval (``low <= high``)."""
+    """A point estimate with its interval, bootstrap percentile or Wilson (``low <= high``)."""
 
     low: float
     estimate: float
@@ -291,6 +292,23 @@ def judge_agreement(results: Sequence[PairResult]) -> float:
     if not results:
         raise ValueError("judge agreement of no pairs is undefined")
     return sum(r.consistent for r in results) / len(results)
+
+
+def wilson_interval(successes: float, n: int, z: float = 1.96) -> Interval:
+    """The share ``successes / n`` with its Wilson score interval (95 % for the default ``z``).
+
+    Wilson rather than p ± z·se: it stays inside [0, 1] and does not collapse to a point when
+    every one of a few trials went the same way (8 of 8 kept says little about the ninth).
+    ``successes`` may be fractional, a sum of scores in [0, 1].
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, not {n!r}")
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must be in [0, {n}], not {successes!r}")
+    p, zz = successes / n, z * z
+    centre = (p + zz / (2 * n)) / (1 + zz / n)
+    half = z * math.sqrt(p * (1 - p) / n + zz / (4 * n * n)) / (1 + zz / n)
+    return Interval(max(0.0, centre - half), p, min(1.0, centre + half))
 
 
 def pareto_frontier(points: Sequence[tuple[str, float, float]]) -> list[str]:
