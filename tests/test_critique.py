@@ -119,3 +119,18 @@ def test_the_schema_holds_each_quote_to_the_drafts_sentences() -> None:
     assert quote_schema(base, "## Only a heading\n") == base
     other = {"type": "object", "properties": {"notes": {"type": "string"}}}
     assert quote_schema(other, DRAFT_MD) == other
+
+
+def test_a_replacement_is_read_and_shown_only_when_given() -> None:
+    raw = json.dumps({"summary": "s", "issues": [
+        {"severity": "high", "quote": "Retries are safe.", "problem": "too broad", "suggestion": "say when",
+         "replacement": "Retries are safe\nwith an idempotency key."},
+        {"severity": "low", "quote": "Roughly 40% of payment incidents", "problem": "no source", "suggestion": "cite", "replacement": ""},
+    ]})
+    critique = parse_critique(raw, DRAFT)
+    assert critique is not None
+    assert [i.replacement for i in critique.issues] == ["Retries are safe\nwith an idempotency key.", ""]
+    text = render_markdown(critique)
+    assert text.count("   - rewrite: ") == 1 and "   - rewrite: Retries are safe with an idempotency key.\n" in text
+    old = parse_critique(json.dumps({"summary": "s", "issues": [{"severity": "low", "quote": "Retries are safe.", "problem": "p", "suggestion": "s"}]}), DRAFT)
+    assert old is not None and old.issues[0].replacement == ""  # a critique logged before the field

@@ -26,6 +26,9 @@ class Issue:
     problem: str
     suggestion: str
     grounded: bool = False  # the quote appears verbatim in the draft
+    # The quoted sentence rewritten with the fix applied, so the fix can be offered as a tracked
+    # change (`edits.from_critique`); "" when the fix is not a rewrite of that sentence.
+    replacement: str = ""
 
 
 @dataclass
@@ -131,6 +134,7 @@ def parse_critique(raw: str, draft: str) -> Critique | None:
             problem=str(item.get("problem", "")),
             suggestion=str(item.get("suggestion", "")),
             grounded=quote_span(draft, quote) is not None,
+            replacement=str(item.get("replacement") or ""),
         ))
     return Critique(summary=str(data.get("summary", "")), issues=reading_order(issues, draft), raw=raw)
 
@@ -142,7 +146,7 @@ def unparsed(raw: str, *, cut_off: bool = False) -> Critique:
 
 def render_markdown(critique: Critique) -> str:
     """A critique as the author reads it: summary, then the issues numbered in their order (from
-    `parse_critique`: `reading_order`), ungrounded ones flagged."""
+    `parse_critique`: `reading_order`), ungrounded ones flagged, each proposed rewrite shown."""
     if not critique.parsed:
         why = " (it was cut off by the token limit: raise num_predict)" if critique.cut_off else ""
         return f"**The model's reply was not valid critique JSON{why}; its raw text follows.**\n\n" + critique.raw
@@ -152,6 +156,8 @@ def render_markdown(critique: Critique) -> str:
         lines.append(f"{n}. **{issue.severity}**: > {normalise(issue.quote)}{flag}")
         lines.append(f"   - problem: {issue.problem}")
         lines.append(f"   - suggestion: {issue.suggestion}")
+        if issue.replacement.strip():
+            lines.append(f"   - rewrite: {normalise(issue.replacement)}")
     if not critique.issues:
         lines.append("No issues found.")
     return "\n".join(lines) + "\n"
