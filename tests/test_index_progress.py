@@ -18,17 +18,16 @@ from unittest.mock import patch
 
 import pytest
 from fake_fixtures import finished_runs
-from fake_server import CHAT_MODEL, FakeModelServer
+from fake_server import FakeModelServer
+from pilot_support import SIZE, fake_app
 from typer.testing import CliRunner
 
 import scribe.sync
+import scribe.tui.indexing
 from scribe.cli import main
-from scribe.config import open_workspace
-from scribe.progress import expected_chunks
+from scribe.progress import IndexMeter, expected_chunks
 from scribe.sync import SyncProgress, SyncReport
 
-DRAFT = Path("notes") / "drafts" / "idempotency-in-payment-flows.md"
-SIZE = (140, 40)
 SUMMARY = re.compile(r"^indexed: (\d+) files scanned, \1 new, 0 changed, 0 removed, (\d+) chunks embedded \(\2 in the index\) in [\d.]+ s$")
 
 
@@ -107,14 +106,6 @@ def slow_embeds(server: FakeModelServer, monkeypatch: pytest.MonkeyPatch, delay_
     monkeypatch.setattr(server, "embed", embed)
 
 
-def make_app(ws: Path):  # type: ignore[no-untyped-def]
-    from scribe.tui.app import ScribeApp
-
-    with (ws / "scribe.toml").open("a", encoding="utf-8") as toml:
-        toml.write(f'model = "{CHAT_MODEL}"\n')
-    return ScribeApp(open_workspace(ws), ws / DRAFT, warm_pause=None)
-
-
 def index_status(app: Any) -> str:
     return str(app.screen.query_one("#index-status").render())
 
@@ -138,8 +129,11 @@ DONE = re.compile(r"^index: (\d+) notes · (\d+) chunks$")
 def test_f8_shows_chunks_embedded_then_the_index_status(
     fake_workspace: Path, fake_server: FakeModelServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    slow_embeds(fake_server, monkeypatch, 0.25)  # about 4 s for notes/: long enough for an estimate
-    app = make_app(fake_workspace)
+    # The estimate waits for 2 s of measured throughput: on a clock running 4 times fast that is half
+    # a second, and notes/ takes about a second and a half.
+    monkeypatch.setattr(scribe.tui.indexing, "IndexMeter", lambda: IndexMeter(clock=lambda: 4 * time.monotonic()))
+    slow_embeds(fake_server, monkeypatch, 0.08)
+    app = fake_app(fake_workspace)
 
     async def scenario() -> list[str]:
         async with app.run_test(size=SIZE) as pilot:
@@ -163,7 +157,7 @@ def test_a_task_during_the_first_index_runs_and_the_index_still_finishes(
     fake_workspace: Path, fake_server: FakeModelServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slow_embeds(fake_server, monkeypatch, 0.1)
-    app = make_app(fake_workspace)
+    app = fake_app(fake_workspace)
 
     async def scenario() -> None:
         async with app.run_test(size=SIZE) as pilot:

@@ -14,24 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import MODEL, run_scribe, start_engine, stop_engine
+from processes import gone
 
 pytestmark = pytest.mark.engine  # these start engines of their own
-from scribe.doctor import background_engine
 from test_models import free_port
 
-
-def _gone(pid: int) -> bool:
-    """The process has exited (an unreaped zombie counts as exited)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
+from scribe.doctor import background_engine
 
 
 def _engines_of(ws: Path) -> list[int]:
@@ -44,7 +33,7 @@ def _engines_of(ws: Path) -> list[int]:
                 pids.append(int(cmdline.parent.name))
         except (OSError, ValueError):
             pass
-    return [pid for pid in pids if not _gone(pid)]
+    return [pid for pid in pids if not gone(pid)]
 
 
 @pytest.fixture
@@ -86,7 +75,7 @@ def test_status_and_stop_the_engine_a_command_started(embedded_ws: Path) -> None
     stopped = run_scribe("serve", "stop", cwd=embedded_ws)
     assert stopped.returncode == 0, stopped.stderr
     assert stopped.stdout.strip() == f"stopped the engine at {url} (pid {pid})"  # SIGTERM was enough: no "killed"
-    assert _gone(pid) and not (embedded_ws / ".scribe" / "engine.json").exists()
+    assert gone(pid) and not (embedded_ws / ".scribe" / "engine.json").exists()
     log = (embedded_ws / ".scribe" / "engine.log").read_text()
     assert "SIGTERM, shutting down" in log and "Traceback" not in log  # the clean path, as the idle exit takes
 

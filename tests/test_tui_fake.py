@@ -7,19 +7,15 @@ The engine-backed app tests (tests/test_tui.py) stay; these add fast ones.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from fake_fixtures import finished_runs
 from fake_server import CHAT_MODEL, EMBED_MODEL, FakeModelServer, Reply
+from pilot_support import DRAFT, SIZE, fake_app, until
 
 from scribe.config import open_workspace
 from scribe.index import open_index
 from scribe.sync import SyncOptions, sync_notes
-
-DRAFT = Path("notes") / "drafts" / "idempotency-in-payment-flows.md"
-SIZE = (140, 40)
 
 
 def index_notes(ws: Path, server: FakeModelServer) -> None:
@@ -27,30 +23,13 @@ def index_notes(ws: Path, server: FakeModelServer) -> None:
         sync_notes(index, [ws / "notes"], root=ws, client=server, options=SyncOptions(embed_model=EMBED_MODEL))
 
 
-async def wait_until(pilot, condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.05)
-
-
-def make_app(ws: Path):  # type: ignore[no-untyped-def]
-    """The app on the draft, with the model named (a key pressed before the app has asked the server
-    for its best writer would otherwise go to the best writer by name) and no warm-ups."""
-    from scribe.tui.app import ScribeApp
-
-    with (ws / "scribe.toml").open("a", encoding="utf-8") as toml:
-        toml.write(f'model = "{CHAT_MODEL}"\n')
-    return ScribeApp(open_workspace(ws), ws / DRAFT, warm_pause=None)
-
-
 def test_f2_outlines_the_draft_grounded_in_the_indexed_notes(fake_workspace: Path, fake_server: FakeModelServer) -> None:
     index_notes(fake_workspace, fake_server)
 
     async def scenario() -> None:
-        async with make_app(fake_workspace).run_test(size=SIZE) as pilot:
+        async with fake_app(fake_workspace).run_test(size=SIZE) as pilot:
             await pilot.press("f2")
-            await wait_until(pilot, lambda: finished_runs(fake_workspace), "the outline to finish")
+            await until(pilot, lambda: finished_runs(fake_workspace), "the outline to finish")
 
     asyncio.run(scenario())
     (run,) = finished_runs(fake_workspace)
@@ -69,13 +48,13 @@ def test_esc_stops_a_stream_at_once_and_keeps_what_arrived(fake_workspace: Path,
     fake_server.script(Reply("word " * 200, chunks=100, delay_s=0.1))  # 10 s if nobody stops it
 
     async def scenario() -> None:
-        async with make_app(fake_workspace).run_test(size=SIZE) as pilot:
+        async with fake_app(fake_workspace).run_test(size=SIZE) as pilot:
             await pilot.press("f3")
-            await wait_until(pilot, lambda: fake_server.chats, "the critique to reach the model server")
+            await until(pilot, lambda: fake_server.chats, "the critique to reach the model server")
             await pilot.pause(0.5)
             await pilot.press("escape")
             # well before the 10 s the stream would take: the cancel event ends the call at once
-            await wait_until(pilot, lambda: finished_runs(fake_workspace), "the cancelled run to be logged", timeout=5)
+            await until(pilot, lambda: finished_runs(fake_workspace), "the cancelled run to be logged", timeout=5)
 
     asyncio.run(scenario())
     (run,) = finished_runs(fake_workspace)

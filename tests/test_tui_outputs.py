@@ -10,8 +10,9 @@ import json
 import re
 from pathlib import Path
 
+from fake_fixtures import finished_runs
 from fake_server import FakeModelServer, Reply
-from test_tui_fake import SIZE, finished_runs, make_app, wait_until
+from pilot_support import SIZE, fake_app, until
 from textual.widgets import OptionList
 
 KEPT = "Retries are how a distributed system recovers from not knowing."
@@ -25,16 +26,16 @@ def test_ctrl_o_inserts_a_cut_off_expansion_only_up_to_its_last_complete_sentenc
     inserted: dict[str, str] = {}
 
     async def scenario() -> None:
-        app = make_app(fake_workspace)
+        app = fake_app(fake_workspace)
         async with app.run_test(size=SIZE) as pilot:
             editor = app.main.editor
             row = next(i for i, line in enumerate(editor.document.lines) if line.startswith("Networks drop responses."))
             editor.move_cursor((row, 0))
             await pilot.press("f4")
-            await wait_until(pilot, lambda: app.main.panel.expansion is not None, "the expansion to be ready")
+            await until(pilot, lambda: app.main.panel.expansion is not None, "the expansion to be ready")
             inserted["bar"] = str(app.main.panel.query_one("#expansion-bar").render())
             await pilot.press("ctrl+o")
-            await wait_until(pilot, lambda: app.main.panel.expansion is None, "the insert")
+            await until(pilot, lambda: app.main.panel.expansion is None, "the insert")
             inserted["text"] = editor.text
 
     asyncio.run(scenario())
@@ -62,10 +63,10 @@ def test_the_issues_list_follows_the_critiques_numbering_and_walks_the_draft(
     seen: dict[str, object] = {}
 
     async def scenario() -> None:
-        app = make_app(fake_workspace)
+        app = fake_app(fake_workspace)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("f3")
-            await wait_until(pilot, lambda: app.main.panel.last is not None, "the critique to finish")
+            await until(pilot, lambda: app.main.panel.last is not None, "the critique to finish")
             options = app.main.panel.query_one("#issues", OptionList)
             seen["listed"] = [options.get_option_at_index(i).prompt.plain for i in range(options.option_count)]  # type: ignore[union-attr]
             seen["markdown"] = app.main.panel.view.source

@@ -5,11 +5,10 @@ stops a stream while the prompt is still being read."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from fake_server import CHAT_MODEL, FakeModelServer, Reply
+from fake_server import FakeModelServer, Reply
+from pilot_support import DRAFT, SIZE, fake_app, palette_titles, until
 
 from scribe.config import open_workspace
 from scribe.runlog import RunLog
@@ -18,21 +17,9 @@ from scribe.tui.index_link import NoIndex
 from scribe.tui.screens.compare import CompareScreen
 from scribe.tui.screens.dialogs import ChoiceScreen
 
-DRAFT = Path("notes") / "drafts" / "idempotency-in-payment-flows.md"
-SIZE = (140, 40)
-
 
 def make_app(ws: Path) -> ScribeApp:
-    with (ws / "scribe.toml").open("a", encoding="utf-8") as toml:
-        toml.write(f'model = "{CHAT_MODEL}"\n')
-    return ScribeApp(open_workspace(ws), ws / DRAFT, index=NoIndex(), warm_pause=None)
-
-
-async def until(pilot, condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.05)
+    return fake_app(ws, index=NoIndex())
 
 
 def metrics(app: ScribeApp) -> str:
@@ -63,30 +50,18 @@ def test_while_the_model_reads_the_prompt_the_panel_says_so_with_its_size_and_es
 
 
 def test_the_palette_lists_what_applies_now(fake_workspace: Path, fake_server: FakeModelServer) -> None:
-    from textual.command import CommandPalette
-
-    async def titles(app: ScribeApp, pilot, query: str) -> list[str]:  # type: ignore[no-untyped-def]
-        await pilot.press("ctrl+p")
-        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
-        await pilot.press(*query)
-        await pilot.pause(0.5)
-        command_list = app.screen.query_one("CommandList")
-        found = [str(command_list.get_option_at_index(i).prompt) for i in range(command_list.option_count)]
-        await pilot.press("escape")
-        return found
-
     async def scenario() -> None:
         app = make_app(fake_workspace)
         async with app.run_test(size=SIZE) as pilot:
-            none_selected = await titles(app, pilot, "critique")
+            none_selected = await palette_titles(pilot, "crit")
             assert any("Critique: whole draft" in t for t in none_selected)
             assert not any("Critique: selection" in t for t in none_selected)
-            theme = await titles(app, pilot, "theme")
+            theme = await palette_titles(pilot, "them")
             assert len([t for t in theme if "theme" in t.lower()]) == 1  # scribe's toggle, not Textual's picker too
-            assert not any("Cancel generation" in t for t in await titles(app, pilot, "cancel"))
+            assert not any("Cancel generation" in t for t in await palette_titles(pilot, "canc"))
             app.main.editor.focus()
             await pilot.press("shift+right", "shift+right", "shift+right")
-            assert any("Critique: selection" in t for t in await titles(app, pilot, "critique"))
+            assert any("Critique: selection" in t for t in await palette_titles(pilot, "crit"))
 
     asyncio.run(scenario())
 
