@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from scribe.prompts import PromptTemplate
     from scribe.tui.session import Session
 
-DISK_CHECK_S = 2.0
+DISK_CHECK_S = 1.0  # one stat() a second: a change made by another program shows within a second
 MIN_TREE, MAX_TREE = 20, 80  # columns
 INDEX_REFRESH_S = 30.0
 
