@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_support import one_line_error, scribe
 from conftest import MODEL, REPO, run_scribe
 
 from scribe.bench.judge import final_runs
@@ -139,22 +140,22 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_finishes_and_judges(bench_work
         (["--model", "@temperature=1"], "missing the model name"),
     ],
 )
-def test_bench_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+def test_bench_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)  # the paths given are relative, as typed
     (tmp_path / "scribe.toml").write_text('engine = "ollama"\nollama_host = "http://127.0.0.1:9"\n')
     (tmp_path / "notes" / "drafts").mkdir(parents=True)
     (tmp_path / "notes" / "drafts" / "d.md").write_text("# D\n\ntext\n")
     (tmp_path / "empty").mkdir()
     (tmp_path / "bad.json").write_text("{not json")
     (tmp_path / "list.json").write_text("[48]")
-    done = run_scribe("bench", *args, cwd=tmp_path, timeout=60)
-    assert done.returncode == 1
-    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    ran = scribe(tmp_path, "bench", *args)
+    assert message in one_line_error(ran) and len(ran.stderr.strip().splitlines()) == 1, ran.stderr
 
 
 def test_report_without_a_run_log_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "scribe.toml").write_text('engine = "ollama"\n')
-    done = run_scribe("report", "--out", "r", cwd=tmp_path, timeout=60)
-    assert done.returncode == 1 and "no run log yet" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    ran = scribe(tmp_path, "report", "--out", "r")
+    assert "no run log yet" in one_line_error(ran) and len(ran.stderr.strip().splitlines()) == 1, ran.stderr
 
 
 def test_plan_interleaves_and_rotates_the_configurations() -> None:

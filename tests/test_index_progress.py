@@ -8,39 +8,24 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
-from unittest.mock import patch
 
 import pytest
+from cli_support import ok
 from fake_fixtures import finished_runs
 from fake_server import FakeModelServer
 from pilot_support import SIZE, fake_app
-from typer.testing import CliRunner
 
 import scribe.sync
 import scribe.tui.indexing
-from scribe.cli import main
 from scribe.progress import IndexMeter, expected_chunks
 from scribe.sync import SyncProgress, SyncReport
 
 SUMMARY = re.compile(r"^indexed: (\d+) files scanned, \1 new, 0 changed, 0 removed, (\d+) chunks embedded \(\2 in the index\) in [\d.]+ s$")
-
-
-def run_scribe(ws: Path, *args: str) -> tuple[str, str]:
-    """`scribe --workspace WS ARGS` through its real entry point; (stdout, stderr), failing on an error."""
-    with CliRunner().isolation() as (out, err, _), patch.object(sys, "argv", ["scribe", "--workspace", str(ws), *args]):
-        try:
-            main()
-        except SystemExit as exc:
-            assert not exc.code, err.getvalue().decode()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        return out.getvalue().decode(), err.getvalue().decode()
 
 
 @pytest.fixture
@@ -64,7 +49,8 @@ def test_index_on_a_terminal_shows_chunks_embedded_ending_at_the_total(
     fake_workspace: Path, reported: list[SyncProgress], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TTY_COMPATIBLE", "1")  # stderr is a terminal, as far as Rich can tell
-    out, err = run_scribe(fake_workspace, "index")
+    ran = ok(fake_workspace, "index")
+    out, err = ran.stdout, ran.stderr
     summary = SUMMARY.match(out.rstrip("\n"))
     assert summary and out.count("\n") == 1, out  # the summary line, unchanged
     chunks = int(summary[2])
@@ -81,11 +67,13 @@ def test_index_piped_or_with_json_prints_no_bar_and_the_same_json(
 ) -> None:
     monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
     monkeypatch.delenv("FORCE_COLOR", raising=False)
-    out, err = run_scribe(fake_workspace, "index")
+    ran = ok(fake_workspace, "index")
+    out, err = ran.stdout, ran.stderr
     assert SUMMARY.match(out.rstrip("\n")) and err == ""
 
     monkeypatch.setenv("TTY_COMPATIBLE", "1")
-    out, err = run_scribe(fake_workspace, "index", "--rebuild", "--json")
+    ran = ok(fake_workspace, "index", "--rebuild", "--json")
+    out, err = ran.stdout, ran.stderr
     assert err == ""  # --json on a terminal: no bar either
     report = json.loads(out)
     assert list(report) == [f.name for f in fields(SyncReport)]
