@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 from scribe.critique import (
     Issue,
+    as_logged,
     normalise,
     parse_critique,
     quotable,
@@ -134,3 +135,15 @@ def test_a_replacement_is_read_and_shown_only_when_given() -> None:
     assert text.count("   - rewrite: ") == 1 and "   - rewrite: Retries are safe with an idempotency key.\n" in text
     old = parse_critique(json.dumps({"summary": "s", "issues": [{"severity": "low", "quote": "Retries are safe.", "problem": "p", "suggestion": "s"}]}), DRAFT)
     assert old is not None and old.issues[0].replacement == ""  # a critique logged before the field
+
+
+def test_a_critique_logged_before_replacements_existed_still_checks_as_valid() -> None:
+    from scribe.bench.checks import check_critique
+
+    draft = "Retries without keys charge the card twice."
+    older = json.dumps({"summary": "s", "issues": [
+        {"severity": "high", "quote": "Retries without keys charge the card twice.", "problem": "p", "suggestion": "s"}]})
+    schema = get_template("critique", None).format
+    assert not check_critique(older, draft, schema=schema).schema_valid  # today's template asks for a replacement
+    assert check_critique(older, draft, schema=as_logged(schema)).schema_valid
+    assert "replacement" in schema["properties"]["issues"]["items"]["required"]  # the template itself is untouched

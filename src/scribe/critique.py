@@ -98,6 +98,21 @@ def quote_schema(base: dict[str, Any], draft: str) -> dict[str, Any]:
     return schema
 
 
+# Issue fields the template asked for after critiques were first logged: a critique from before
+# has none of them and is still a valid critique (a missing one reads as "").
+ADDED_ISSUE_FIELDS = ("replacement",)
+
+
+def as_logged(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` as a logged critique is checked against: the issue fields added since critiques were
+    first logged are not required, so the report does not fail every critique made before them."""
+    relaxed = copy.deepcopy(schema)
+    issue = relaxed.get("properties", {}).get("issues", {}).get("items", {})
+    if isinstance(issue, dict) and isinstance(issue.get("required"), list):
+        issue["required"] = [name for name in issue["required"] if name not in ADDED_ISSUE_FIELDS]
+    return relaxed
+
+
 def reading_order(issues: Sequence[Issue], draft: str) -> list[Issue]:
     """Issues in the order the author meets their quotes reading `draft` top to bottom (at the same
     place, the more severe first); those whose quote is not in the draft follow, most severe first.

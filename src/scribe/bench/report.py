@@ -16,6 +16,7 @@ from typing import Any
 from scribe.bench.aggregate import KEPT_ENOUGH, ReportModel, build_model, is_contest
 from scribe.bench.machine import machine
 from scribe.bench.stats import Interval, Summary
+from scribe.critique import as_logged
 from scribe.errors import ScribeError
 from scribe.files import atomic_write
 from scribe.runlog import RunLog, utc_now
@@ -105,7 +106,7 @@ def build_report(
         prefs = [p for p in prefs if p.run_a in ids and p.run_b in ids]
     wanted = set(models or [])
     model = build_model(
-        runs, prefs, decisions, critique_schema=critique_schema, generated_at=utc_now(), report_machine=machine(), drafts=runlog.drafts(),
+        runs, prefs, decisions, critique_schema=as_logged(critique_schema), generated_at=utc_now(), report_machine=machine(), drafts=runlog.drafts(),
         keep_config=(lambda c: c in wanted or c.split("@")[0] in wanted) if wanted else (lambda _: True),
     )
     if not any(is_contest(r) for r in runs) or not model.latency:
