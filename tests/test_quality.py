@@ -52,7 +52,7 @@ def test_the_default_writer_outlines_in_the_sections_asked_for(writer_session) -
 def test_the_default_writer_critiques_with_quotes_from_the_draft(writer_session) -> None:  # type: ignore[no-untyped-def]
     """Quotes are drawn from the draft's own sentences by the schema, so every one is found. The
     same draft as the outline above: the server has the shared start of the prompt cached."""
-    draft, result = writer_session("critique", DRAFT, num_predict=640)
+    draft, result = writer_session("critique", DRAFT, num_predict=896)
     check = check_critique(result.call.text, draft.body, schema=get_template("critique", None).format)  # type: ignore[arg-type]
     assert check.parsed and check.schema_valid, check.detail
     assert check.quote_share == 1.0, (check.detail, result.call.text)
