@@ -31,7 +31,7 @@ TPS = {A: [40.0, 44.0, 48.0, 52.0], B: [20.0, 22.0, 24.0, 26.0]}
 TTFT = {A: [100.0, 110.0, 120.0, 400.0], B: [200.0, 210.0, 220.0, 230.0]}
 OUTPUTS = {
     "outline": "# Retries\n\n## One\n- a [1]\n\n## Two\n- b [2]\n",
-    "critique": json.dumps({"summary": "s", "issues": [{"severity": "high", "quote": "charged the card twice", "problem": "p", "suggestion": "s", "replacement": ""}]}),
+    "critique": json.dumps({"summary": "s", "issues": [{"severity": "high", "quote": "charged the card twice", "problem": "p", "suggestion": "s", "replacement": "charged the card once"}]}),
     "expand": "## Keys\n\n" + " ".join(["word"] * 30) + " [1]",
 }
 SCHEMA: dict[str, Any] = get_template("critique", None).format  # type: ignore[assignment]
