@@ -534,6 +534,7 @@ def search(
         console.print(f"[bold]{s.rank}[/bold]  {s.score:.4f}  [cyan]{escape(s.path)}[/cyan]\n   [dim]{escape(s.heading_path)}[/dim]\n   {escape(s.snippet(query))}\n")
 
 
+DiffOpt = Annotated[bool, typer.Option("--diff", help="Print the run's edits to the draft as a unified diff (`git apply` takes it from the workspace root) instead of the output; the draft is not changed.")]
 ModelOpt = Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Model, optionally with options: gemma3:270m@temperature=0.2 (default from config).", show_default=False)]
 SourcesOpt = Annotated[int, typer.Option("-k", "--sources", min=0, help="Most note chunks to ground the prompt in (0: none).")]
 
@@ -559,8 +560,9 @@ def _task_session(ws: Any, host: str | None, engine: str | None, k: int) -> Iter
 
 def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, section: str | None = None,
               sections: int = 5, words: int = 250, model: list[str] | None, k: int, as_json: bool,
-              out: Path | None, host: str | None, engine: str | None) -> Any:
-    """One task on one draft with one model: stream, show output and sources, log."""
+              out: Path | None, host: str | None, engine: str | None, diff: bool = False) -> Any:
+    """One task on one draft with one model: stream, show output and sources, log. With `diff`
+    stdout gets only the patch of the run's edits to the draft (the stream goes to stderr)."""
     from scribe.files import atomic_write, backup
     from scribe.modelspec import parse_model_spec
     from scribe.prompts import get_template
@@ -571,20 +573,29 @@ def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, s
     given = parse_model_spec(model[0]) if model else None  # a bad --model fails before any server starts
     template = get_template(task, ws.root)
     draft = load_draft(draft_path, ws.root) if draft_path else None
+    if diff:
+        _check_diffable(task, draft)
     inp = TaskInput(task=task, draft=draft, topic=topic, section=section, sections=sections, words=words, k=k)
-    streaming_json = template.output == "json"
+    to_stderr = template.output == "json" or diff  # stdout is for the markdown, or the patch
     echo = None
     if not as_json:
-        echo = _echo(sys.stderr if streaming_json else sys.stdout)
+        echo = _echo(sys.stderr if to_stderr else sys.stdout)
+    patch = None
     with _task_session(ws, host, engine, k) as (client, runlog, retrieval):
         spec = given or parse_model_spec(_writer(ws, client))
         prepared = prepare(template, inp, retrieval.using(client) if retrieval else None, options=spec.options)
         result = execute(prepared, client, runlog, model=spec.name, meta=RunMeta(via="cli"), on_token=echo)
+        if diff and draft is not None and result.call.status == "ok":
+            patch = _run_patch(runlog, result.run_id, draft)
     if as_json:
-        _print_json(result.to_dict())
+        _print_json({**result.to_dict(), **({"diff": patch} if diff else {})})
     else:
-        print(file=sys.stderr if streaming_json else sys.stdout)
-        if streaming_json:
+        print(file=sys.stderr if to_stderr else sys.stdout)
+        if patch:
+            print(patch, end="")
+        elif patch is not None:
+            _stderr(f"[dim]run {result.run_id} proposes no edits to {_escape(str(draft_path))}: no diff[/dim]")
+        elif template.output == "json" and not diff:
             print(result.output)
         for s in result.sources:
             _stderr(f"[dim][{s.number}] {s.path} — {s.heading_path}{' (cut)' if s.truncated else ''}[/dim]")
@@ -596,6 +607,24 @@ def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, s
     if result.call.status != "ok":
         raise ScribeError(f"run {result.run_id} {result.call.status}: {result.call.error} (partial output kept in the run log)")
     return result
+
+
+def _check_diffable(task: str, draft: Any) -> None:
+    """`--diff` needs a draft and a task whose output is edits to it; said before any model runs."""
+    from scribe.suggestions import SUGGESTING
+
+    if task not in SUGGESTING:
+        raise ScribeError(f"--diff shows the edits of {', '.join(SUGGESTING)} runs, not of {task}")
+    if draft is None:
+        raise ScribeError("--diff needs a draft: give its path")
+
+
+def _run_patch(runlog: Any, run_id: int, draft: Any) -> str:
+    """The patch of run `run_id`'s edits to `draft` (a tasks.Draft), paths from the workspace root."""
+    from scribe.suggestions import patch_of, read_draft_file
+
+    run = runlog.get(run_id)
+    return patch_of(run, draft.body, read_draft_file(draft.path), draft.rel_path, suffix=draft.path.suffix)
 
 
 @app.command()
@@ -622,6 +651,7 @@ def expand(
     section: Annotated[Optional[str], typer.Option("--section", help="The heading of the section to expand (default: the whole draft).", show_default=False)] = None,
     words: Annotated[int, typer.Option(min=20, help="About how many words to write.")] = 250,
     in_place: Annotated[bool, typer.Option("--in-place", help="Write the result into the draft (a timestamped .bak copy is kept).")] = False,
+    diff: DiffOpt = False,
     model: ModelOpt = None,
     k: SourcesOpt = 6,
     as_json: JsonOpt = False,
@@ -629,11 +659,18 @@ def expand(
     host: HostOpt = None,
     engine: EngineOpt = None,
 ) -> None:
-    """New prose for one section of a draft (or the whole draft), grounded in your notes."""
+    """New prose for one section of a draft (or the whole draft), grounded in your notes.
+
+    `--in-place` writes it into the draft; `--diff` prints it as a patch instead, and
+    `scribe review DRAFT` then takes it change by change.
+    """
     from scribe.files import atomic_write, backup
     from scribe.tasks import apply_expansion, load_draft
 
-    result = _run_task("expand", draft, section=section, words=words, model=model, k=k, as_json=as_json, out=out, host=host, engine=engine)
+    if diff and in_place:
+        raise ScribeError("--diff prints the edits and --in-place makes them; pick one (or review them: scribe review DRAFT)")
+    result = _run_task("expand", draft, section=section, words=words, model=model, k=k, as_json=as_json, out=out, host=host, engine=engine,
+                       diff=diff)
     if in_place:
         ws = _workspace()
         current = load_draft(draft, ws.root)
@@ -658,6 +695,7 @@ def critique(
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Batch: how many calls run at once.")] = 2,
     host: Annotated[Optional[list[str]], typer.Option("--host", help="Model server URL; repeat it to spread a batch over several servers.", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Batch: redo items whose result is already in --out.")] = False,
+    diff: DiffOpt = False,
     engine: EngineOpt = None,
 ) -> None:
     """A structured critique: issues with severity, the exact quote, the problem and a fix.
@@ -665,11 +703,16 @@ def critique(
     With several drafts, models (`--model A --model B`) or hosts it runs as a resumable batch into
     `--out` (default `critiques/`), skipping results already there for the same draft text, model
     and prompt version.
+
+    `--diff` prints the rewrites the issues propose as a patch instead: `scribe critique d.md --diff
+    | git apply` takes them all, `scribe review d.md` one by one.
     """
     batch = len(drafts) > 1 or len(model or []) > 1 or len(host or []) > 1 or (out is not None and (out.is_dir() or str(out).endswith("/")))
     if not batch:
-        _run_task("critique", drafts[0], model=model, k=k, as_json=as_json, out=out, host=(host or [None])[0], engine=engine)
+        _run_task("critique", drafts[0], model=model, k=k, as_json=as_json, out=out, host=(host or [None])[0], engine=engine, diff=diff)
         return
+    if diff:
+        raise ScribeError("--diff works on one draft with one model and host; review a batch's critiques with: scribe review DRAFT --run ID")
     _critique_batch(drafts, model=model, k=k, as_json=as_json, out=out or Path("critiques"), jobs=jobs, hosts=host, force=force, engine=engine)
 
 
@@ -746,11 +789,17 @@ def run_template(
     k: SourcesOpt = 6,
     as_json: JsonOpt = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Also write the output to this file.", show_default=False)] = None,
+    diff: DiffOpt = False,
     host: HostOpt = None,
     engine: EngineOpt = None,
 ) -> None:
-    """Run any task template, including your own from the workspace's prompts/ folder."""
-    _run_task(template, draft, topic=topic, section=section, model=model, k=k, as_json=as_json, out=out, host=host, engine=engine)
+    """Run any task template, including your own from the workspace's prompts/ folder.
+
+    `scribe run rewrite d.md --section "Retries" --diff` prints a tightened section as a patch
+    (critique, expand and rewrite runs have one); `scribe review d.md` takes it change by change.
+    """
+    _run_task(template, draft, topic=topic, section=section, model=model, k=k, as_json=as_json, out=out, host=host, engine=engine,
+              diff=diff)
 
 
 @app.command()
