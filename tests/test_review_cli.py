@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
+from unittest.mock import patch
 
-from cli_support import ok, one_line_error, scribe
+import pytest
+from cli_support import Ran, ok, one_line_error, scribe
 from fake_server import FakeModelServer, Reply
+from typer.testing import CliRunner
 
 from conftest import run_scribe
+from scribe.cli import main
 from scribe.edits import make_hunk
+from scribe.runlog import RunLog
 from scribe.suggestions import apply_to_file
 from scribe.tasks import apply_expansion, load_draft
 
@@ -52,6 +58,32 @@ def git_workspace(ws: Path) -> Path:
     for args in (("init", "-q"), ("add", "notes"), ("commit", "-q", "-m", "notes")):
         assert git(ws, *args).returncode == 0
     return ws
+
+
+def typing(ws: Path, keys: str, *args: str) -> Ran:
+    """`scribe --workspace WS ARGS` with `keys` on its stdin, as an author at the prompts."""
+    code = 0
+    with CliRunner().isolation(input=keys) as (out, err, _), patch.object(sys, "argv", ["scribe", "--workspace", str(ws), *args]):
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return Ran(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+def decisions(ws: Path) -> list[tuple[int, str, str | None, str]]:
+    with RunLog(ws / ".scribe" / "runs.sqlite") as log:
+        return [(d.hunk_id, d.decision, d.edited_text, d.source) for d in log.decisions()]
+
+
+@pytest.fixture
+def critiqued(fake_workspace: Path, fake_server: FakeModelServer) -> Path:
+    """A workspace whose draft has a critique run proposing the three EDITS."""
+    fake_server.script(critique_reply())
+    ok(fake_workspace, "critique", str(fake_workspace / DRAFT), "-k", "0")
+    return fake_workspace
 
 
 # --diff
@@ -114,6 +146,106 @@ def test_a_cut_off_rewrite_does_not_offer_to_delete_what_it_never_reached(fake_w
 def test_diff_of_a_task_that_proposes_no_edits_is_refused_before_any_model_runs(fake_workspace: Path, fake_server: FakeModelServer) -> None:
     error = one_line_error(scribe(fake_workspace, "run", "outline", str(fake_workspace / DRAFT), "--diff"))
     assert "--diff" in error and fake_server.chats == []
+
+
+# review --yes
+
+
+def test_review_yes_applies_every_edit(critiqued: Path) -> None:
+    before = (critiqued / DRAFT).read_text(encoding="utf-8")
+    ok(critiqued, "review", str(critiqued / DRAFT), "--yes")
+    assert (critiqued / DRAFT).read_text(encoding="utf-8") == with_edits(before, EDITS)
+
+
+def test_review_yes_keeps_the_previous_text_in_a_timestamped_bak(critiqued: Path) -> None:
+    before = (critiqued / DRAFT).read_text(encoding="utf-8")
+    ok(critiqued, "review", str(critiqued / DRAFT), "--yes")
+    (bak,) = (critiqued / DRAFT).parent.glob(f"{DRAFT.name}.*.bak")
+    assert bak.read_text(encoding="utf-8") == before
+
+
+def test_review_yes_logs_an_accept_for_every_edit(critiqued: Path) -> None:
+    ok(critiqued, "review", str(critiqued / DRAFT), "--yes")
+    assert decisions(critiqued) == [(0, "accept", None, "cli"), (1, "accept", None, "cli"), (2, "accept", None, "cli")]
+
+
+def test_a_reviewed_run_is_not_offered_again(critiqued: Path) -> None:
+    ok(critiqued, "review", str(critiqued / DRAFT), "--yes")
+    assert "reviewed already" in one_line_error(scribe(critiqued, "review", str(critiqued / DRAFT), "--yes"))
+
+
+# review, interactively
+
+
+def test_review_accept_reject_edit_gives_the_text_the_author_chose(critiqued: Path) -> None:
+    before = (critiqued / DRAFT).read_text(encoding="utf-8")
+    ran = typing(critiqued, "a\nr\ne\nMost teams learn it the hard way.\n", "review", str(critiqued / DRAFT))
+    assert ran.code == 0, ran.stderr
+    expected = with_edits(before, [EDITS[0], (EDITS[2][0], "Most teams learn it the hard way.")])
+    assert (critiqued / DRAFT).read_text(encoding="utf-8") == expected
+
+
+def test_review_accept_reject_edit_logs_the_three_decisions(critiqued: Path) -> None:
+    typing(critiqued, "a\nr\ne\nMost teams learn it the hard way.\n", "review", str(critiqued / DRAFT))
+    assert decisions(critiqued) == [(0, "accept", None, "cli"), (1, "reject", None, "cli"),
+                                    (2, "edit", "Most teams learn it the hard way.", "cli")]
+
+
+def test_review_shows_the_word_diff_and_the_problem(critiqued: Path) -> None:
+    shown = typing(critiqued, "q\n", "review", str(critiqued / DRAFT)).stdout
+    assert "Networks [-drop-]{+lose+} responses{+ all the time+}." in shown and "problem: problem 1" in shown
+
+
+def test_quit_keeps_what_was_accepted_so_far_and_logs_only_that(critiqued: Path) -> None:
+    before = (critiqued / DRAFT).read_text(encoding="utf-8")
+    typing(critiqued, "a\nq\n", "review", str(critiqued / DRAFT))
+    assert ((critiqued / DRAFT).read_text(encoding="utf-8"), decisions(critiqued)) == (
+        with_edits(before, EDITS[:1]), [(0, "accept", None, "cli")])
+
+
+def test_input_ending_mid_review_changes_nothing(critiqued: Path) -> None:
+    before = (critiqued / DRAFT).read_bytes()
+    error = one_line_error(typing(critiqued, "a\n", "review", str(critiqued / DRAFT)))
+    assert "unchanged" in error and (critiqued / DRAFT).read_bytes() == before and decisions(critiqued) == []
+
+
+def test_a_stale_edit_is_shown_as_stale_and_skipped(critiqued: Path) -> None:
+    draft = critiqued / DRAFT
+    draft.write_text(draft.read_text(encoding="utf-8").replace(EDITS[0][0], "Packets vanish."), encoding="utf-8")
+    ran = typing(critiqued, "a\na\n", "review", str(draft))
+    assert "stale, skipped" in ran.stdout and decisions(critiqued) == [(1, "accept", None, "cli"), (2, "accept", None, "cli")]
+
+
+# stale, nothing, --json
+
+
+def test_a_stale_patch_fails_in_one_line_naming_the_hunk_and_changes_nothing(critiqued: Path) -> None:
+    draft = critiqued / DRAFT
+    draft.write_text(draft.read_text(encoding="utf-8").replace(EDITS[1][0], "Retries cause incidents."), encoding="utf-8")
+    before = draft.read_bytes()
+    error = one_line_error(scribe(critiqued, "review", str(draft), "--yes"))
+    assert error.startswith("error: hunk 2: its text 'In my experience roughly 40% of payment…' is no longer in the draft")
+    assert draft.read_bytes() == before and decisions(critiqued) == [] and not list(draft.parent.glob("*.bak"))
+
+
+def test_review_without_suggestions_says_how_to_get_some(fake_workspace: Path) -> None:
+    error = one_line_error(scribe(fake_workspace, "review", str(fake_workspace / DRAFT)))
+    assert error.endswith(f"get some with: scribe critique {fake_workspace / DRAFT}")
+
+
+def test_review_json_without_a_terminal_lists_the_hunks_and_decides_nothing(critiqued: Path) -> None:
+    listed = ok(critiqued, "review", str(critiqued / DRAFT), "--json").json()
+    hunk = listed["hunks"][0]
+    assert (listed["task"], listed["draft"], listed["decisions"], listed["updated"]) == ("critique", DRAFT.as_posix(), [], False)
+    assert [h["number"] for h in listed["hunks"]] == [1, 2, 3] and [h["new"] for h in listed["hunks"]] == [new for _, new in EDITS]
+    assert (hunk["old"], hunk["reason"], hunk["suggestion"], hunk["stale"], hunk["decided"]) == (EDITS[0][0], "problem 1", "suggestion 1", False, None)
+    assert decisions(critiqued) == []
+
+
+def test_review_yes_json_prints_the_decisions_and_the_backup(critiqued: Path) -> None:
+    done = ok(critiqued, "review", str(critiqued / DRAFT), "--yes", "--json").json()
+    assert done["decisions"] == [{"hunk_id": n, "decision": "accept", "edited_text": None} for n in range(3)]
+    assert done["updated"] and Path(done["backup"]).is_file()
 
 
 def test_applying_edits_keeps_the_frontmatter_byte_order_mark_and_crlf_line_endings() -> None:
