@@ -51,12 +51,12 @@ class Run:
 
 def choose_scope(task: str, kind: str, snap: EditorText, selected: tuple[int, int] | None, cursor: int) -> Scope:
     """The text a task works on. `kind` "auto": the selection if there is one, else the section at
-    the cursor for expand and the whole draft for the others. Raises ScribeError saying what to do
-    when the asked scope is not there."""
+    the cursor for expand and rewrite and the whole draft for the others. Raises ScribeError saying
+    what to do when the asked scope is not there."""
     if kind == "auto":
         if selected is not None:
             kind = "selection"
-        elif task == "expand":
+        elif task in ("expand", "rewrite"):
             kind = "section" if snap.section_at(cursor) else "draft"
         else:
             kind = "draft"

@@ -59,6 +59,7 @@ class MainScreen(Screen[None]):
         Binding("f6", "compare", "Compare", priority=True),
         Binding("f7", "pick_model", "Model", priority=True),
         Binding("f8", "reindex", "Re-index", priority=True),
+        Binding("f9", "task('rewrite')", "Rewrite", show=False, priority=True),
         Binding("escape", "cancel", "Cancel", show=True),
         Binding("ctrl+o", "apply_expansion('insert')", "Insert", show=True),
         Binding("ctrl+r", "apply_expansion('replace')", "Replace", show=True),
