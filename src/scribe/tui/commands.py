@@ -4,7 +4,8 @@ custom tasks from `prompts/` included, and the screen's actions, found by their 
 The drafting screen lists `ScribeCommands` in its COMMANDS, so the palette opened over a dialog or
 the compare screen offers Textual's basics only. The palette lists what the screen's
 `check_action` allows now, as the footer does: "Cancel generation" only while a model writes,
-"Insert expansion" only with one ready, the selection tasks only with text selected.
+"Insert expansion" only with one ready, the selection tasks only with text selected, the
+"Review:" steps only while suggested changes are under review.
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ if TYPE_CHECKING:
     from scribe.prompts import PromptTemplate
 
 SCOPES = (("whole draft", "draft"), ("current section", "section"), ("selection", "selection"))
+REVIEW_STEPS = (  # (title, help, step): offered only while a review is open
+    ("accept change", "alt+a · one undo step", "accept"),
+    ("reject change", "alt+r · a stale one is set aside", "reject"),
+    ("edit change, then accept", "alt+e", "edit"),
+    ("next change", "alt+n", "next"),
+    ("previous change", "alt+p", "previous"),
+    ("accept all changes", "alt+shift+a · stale ones skipped · one undo step", "accept_all"),
+    ("reject all changes", "alt+shift+r", "reject_all"),
+    ("leave", "esc · the pending changes are dropped, the draft stays as it is", "leave"),
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,7 @@ def palette_commands(templates: Mapping[str, PromptTemplate], model: str) -> lis
         PaletteCommand("Choose model", f"now: {model}", "pick_model"),
         PaletteCommand("Re-index notes", "bring the notes index in step with the files", "reindex"),
         PaletteCommand("Cancel generation", "stop the model; the partial output is kept", "cancel"),
+        *[PaletteCommand(f"Review: {title}", help_text, "review", (step,)) for title, help_text, step in REVIEW_STEPS],
         PaletteCommand("Insert expansion below the section", "one undo step", "apply_expansion", ("insert",)),
         PaletteCommand("Replace section with expansion", "one undo step", "apply_expansion", ("replace",)),
         PaletteCommand("Save", "write the draft now", "save"),

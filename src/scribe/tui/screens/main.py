@@ -24,6 +24,7 @@ from scribe.tui.commands import ScribeCommands
 from scribe.tui.documents import DraftFile, create_draft, is_note_file, slug
 from scribe.tui.indexing import Indexing
 from scribe.tui.keeper import DraftKeeper
+from scribe.tui.reviewing import REVIEW_BINDINGS, Reviewing
 from scribe.tui.runs import Run, choose_scope, draft_of, expansion_splice, quote_location, task_input
 from scribe.tui.screens.dialogs import ChoiceScreen, NameScreen
 from scribe.tui.screens.help import HelpScreen
@@ -50,6 +51,7 @@ INDEX_REFRESH_S = 30.0
 class MainScreen(Screen[None]):
     COMMANDS = {ScribeCommands}
     BINDINGS = [
+        *REVIEW_BINDINGS,  # first in the footer while a review is open (hidden otherwise)
         Binding("f1", "help", "Help", priority=True),
         Binding("f2", "task('outline')", "Outline", priority=True),
         Binding("f3", "task('critique')", "Critique", priority=True),
@@ -86,6 +88,8 @@ class MainScreen(Screen[None]):
         self.warming = Warming(self.status, session.services, self._warm_target, pause=session.warm_pause,
                                options=session.task_options or None)
         self.models = ModelChoice(self, session, self.status, changed=self.warming.restart)
+        self.reviewing = Reviewing(self.editor, self.panel, runlog=session.services.runlog, rel=session.rel,
+                                   changed=self.refresh_bindings)
 
     @property
     def file(self) -> DraftFile | None:
@@ -235,6 +239,8 @@ class MainScreen(Screen[None]):
             return self.panel.current is not None
         if action == "apply_expansion":
             return self.panel.expansion is not None
+        if action == "review":
+            return self.reviewing.allows(str(parameters[0]))
         if action == "task" and parameters[1:2] == ("selection",):
             return self.editor.selected_offsets(self.editor.snapshot()) is not None
         return True
@@ -296,12 +302,17 @@ class MainScreen(Screen[None]):
 
     @on(StreamView.Finished)
     @on(StreamView.Failed)
-    def _run_ended(self) -> None:
+    def _run_ended(self, event: StreamView.Finished | StreamView.Failed) -> None:
+        if isinstance(event, StreamView.Finished) and self.panel.last is not None and self.panel.current is None:
+            self.reviewing.offer(self.panel.last)  # its suggested edits, as tracked changes
         self.refresh_bindings()
         self.call_after_refresh(self.app.freeze_heap)  # type: ignore[attr-defined]
 
     def action_cancel(self) -> None:
         self.panel.cancel()
+
+    def action_review(self, step: str) -> None:
+        self.reviewing.step(step)
 
     def _warm_target(self) -> WarmTarget | None:
         """What a warm-up would send now; None while a task runs (it reads its prompt already)."""
@@ -323,6 +334,7 @@ class MainScreen(Screen[None]):
         except ScribeError as exc:
             self.notify(str(exc), severity="warning")
             return
+        self.reviewing.leave()  # the expansion goes in whole: its changes are no longer to review
         self.editor.replace_offsets(snap, splice.new, splice.start, splice.end)
         self.panel.drop_expansion()
         self.refresh_bindings()
