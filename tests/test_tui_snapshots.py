@@ -74,6 +74,9 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
     for node in folders:  # folders only: expanding a file node would open it
         node.expand()
     await until(lambda: all(node.children for node in folders))
+    # the tree shows the open draft where it lives (its cursor moves there on a timer)
+    await until(lambda: tree.cursor_node is not None and tree.cursor_node.data is not None
+                and tree.cursor_node.data.path.name == "retries-need-keys.md")
     app.main.editor.cursor_blink = False  # no blink phase in a snapshot
     app.main.editor.move_cursor((10, 0))
     app.main.editor.focus()
@@ -119,5 +122,27 @@ def test_compare_screen_while_blind(snap_workspace: Path, snap_compare) -> None:
         await screen.finish_side("A", "ok", OUTPUT_B, Text("TTFT 95 ms · 72.4 tok/s · 30 tok · ok"))
         await screen.finish_side("B", "ok", OUTPUT_A, Text("TTFT 120 ms · 61.0 tok/s · 48 tok · ok"))
         await pilot.pause()
+
+    assert snap_compare(offline_app(snap_workspace), terminal_size=SIZE, run_before=before)
+
+
+def test_review_shows_the_current_change_in_place_and_as_a_word_diff(snap_workspace: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    from scribe.edits import make_hunk
+    from scribe.tui.review import Review
+
+    changes = [
+        ("Networks drop responses.", "Networks lose responses.", "A vague verb.", "Say what is lost."),
+        ("In my experience roughly 40% of payment incidents trace back to retries.",
+         "Roughly 40% of payment incidents trace back to retries, in my experience.", "The number is buried.", "Lead with it."),
+    ]
+
+    async def before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        main = pilot.app.main
+        text = main.editor.text
+        hunks = [make_hunk(text, text.index(old), text.index(old) + len(old), new, reason=why, suggestion=fix, id=n)
+                 for n, (old, new, why, fix) in enumerate(changes)]
+        main.reviewing.start(Review.of(7, "notes/drafts/retries-need-keys.md", text, hunks, "Critique"))
+        await pilot.pause(0.2)
 
     assert snap_compare(offline_app(snap_workspace), terminal_size=SIZE, run_before=before)

@@ -9,7 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
 EDITOR_KEYS = [
-    ("ctrl+z / ctrl+y", "undo / redo (an inserted expansion is one step)"),
+    ("ctrl+z / ctrl+y", "undo / redo (an inserted expansion, an accepted change: one step each)"),
     ("shift+arrows", "select text (a selection is what tasks work on)"),
     ("ctrl+x / ctrl+c / ctrl+v", "cut / copy / paste"),
     ("tab / shift+tab", "move between tree, editor and assistant"),
@@ -18,10 +18,23 @@ EDITOR_KEYS = [
 ]
 
 SCOPE = (
-    "Tasks work on the **selection** if there is one; otherwise Expand works on the **section at the "
-    "cursor** and the others on the **whole draft**. The command palette (ctrl+p) has each task for "
-    "each scope that applies now, and every custom task found in `prompts/`."
+    "Tasks work on the **selection** if there is one; otherwise Expand and Rewrite (F9) work on the "
+    "**section at the cursor** and the others on the **whole draft**. The command palette (ctrl+p) has "
+    "each task for each scope that applies now, and every custom task found in `prompts/`."
 )
+
+REVIEW = (
+    "When a critique, an expansion or a rewrite finishes, its suggested edits become **tracked changes**: "
+    "each one is underlined in the draft (the current one lit), and the assistant panel shows the current "
+    "one word by word, deleted words struck through and new ones highlighted, with the problem it fixes. "
+    "Accept, reject or edit each change, in any order; each accepted change is **one undo step** (ctrl+z "
+    "takes it back out). You can keep typing: the changes move with your text, and one whose words you "
+    "changed turns **stale** (it is never applied; alt+r sets it aside). Esc leaves the review and drops "
+    "what is still pending; the draft keeps what you accepted. Every accept, reject and edit is recorded "
+    "in the run log (`scribe report` counts what you keep). On macOS, alt keys need the terminal's "
+    "\"Option as Meta\" setting; the command palette has every review step too."
+)
+
 
 FOCUS = (
     "Keys go to the pane with the coloured edge: the **notes tree** (left), the **draft** (middle) or "
@@ -31,17 +44,15 @@ FOCUS = (
 )
 
 def bindings_markdown(bindings: list[Binding]) -> str:
-    rows = ["| key | action |", "| --- | --- |"]
-    for binding in bindings:
-        if binding.description:
-            keys = binding.key_display or binding.key.replace(",", " / ")
-            rows.append(f"| `{keys}` | {binding.description} |")
+    rows = ["| key | action |", "| --- | --- |"] + key_rows([b for b in bindings if not is_review(b)])
+    review = ["| key | while reviewing |", "| --- | --- |"] + key_rows([b for b in bindings if is_review(b)])
     rows.append("| `ctrl+p` | command palette: every action, custom tasks, themes |")
     rows.append("| `ctrl+q` | quit (saves first; asks if it cannot) |")
     editor = ["| key | in the editor |", "| --- | --- |"] + [f"| `{k}` | {v} |" for k, v in EDITOR_KEYS]
     return "\n".join(
         ["# scribe — keys", "", "## Where keys go", "", FOCUS, "", *rows, "", *editor, "",
          "## What a task works on", "", SCOPE, "",
+         "## Reviewing suggested changes", "", REVIEW, "", *review, "",
          "## Never losing a word", "",
          ("Edits are saved atomically a few seconds after you stop typing, when you switch files, and on exit. "
           "If the file changed on disk, scribe asks instead of overwriting, and keeps the other version as a `.bak`. "
@@ -50,6 +61,15 @@ def bindings_markdown(bindings: list[Binding]) -> str:
          "", "Every model call is in the run log (`scribe log`); the model you pick is remembered in `.scribe/tui.json`.",
          "", "*Esc closes this screen.*"]
     )
+
+
+def is_review(binding: Binding) -> bool:
+    return binding.action.startswith("review(")
+
+
+def key_rows(bindings: list[Binding]) -> list[str]:
+    """A table row per described binding (its tooltip, where it has one, says more)."""
+    return [f"| `{b.key_display or b.key.replace(',', ' / ')}` | {b.tooltip or b.description} |" for b in bindings if b.description]
 
 
 class HelpScreen(ModalScreen[None]):
