@@ -26,6 +26,7 @@ from scribe.tui.app import ScribeApp
 from scribe.tui.index_link import NoIndex
 from scribe.tui.journal import journal_file, read_journal, write_journal
 from scribe.tui.screens.dialogs import ButtonsScreen
+from scribe.tui.state import TuiState
 from scribe.tui.widgets.tree import NotesTree
 
 DRAFT_TEXT = "---\ntitle: Retries\n---\n\n# Retries\n\n" + "".join(f"Line {i} of the draft.\n\n" for i in range(1, 40))
@@ -215,13 +216,11 @@ def test_the_tree_widens_for_long_names_and_remembers_its_width(ws: Path) -> Non
         app = make_app(ws, draft_of(ws))
         async with app.run_test(size=SIZE) as pilot:
             tree = app.main.query_one(NotesTree)
-            await until(pilot, lambda: any(n.data and n.data.path.name == "drafts" for n in tree.root.children), "the tree")
-            drafts = next(n for n in tree.root.children if n.data and n.data.path.name == "drafts")
-            drafts.expand()
-            await until(pilot, lambda: drafts.children, "the drafts folder")
+            await until(pilot, lambda: tree.cursor_node is not None and tree.cursor_node.data is not None
+                        and tree.cursor_node.data.path == draft_of(ws), "the tree to show the open draft")
             if widen:
                 await pilot.press("alt+right", "alt+right", "alt+right")
-            tree.move_cursor(next(n for n in drafts.children if n.data.path.name == long_name))
+            tree.move_cursor(next(n for n in tree.cursor_node.parent.children if n.data.path.name == long_name))
             await pilot.pause(0.1)
             assert tree.tooltip == long_name  # the whole name, however narrow the column
             return tree.outer_size.width
@@ -293,3 +292,34 @@ def test_ctrl_q_right_after_the_first_paint_exits_the_app(ws: Path) -> None:
     finally:
         subprocess.run([*server, "kill-server"], capture_output=True, check=False)
     assert exits == [True, True, True]
+
+
+def test_the_open_file_is_shown_where_it_lives_and_open_folders_open_again_after_a_restart(ws: Path) -> None:
+    (ws / "notes" / "ideas").mkdir()
+    (ws / "notes" / "ideas" / "dlq.md").write_text("# DLQ\n", encoding="utf-8")
+
+    def folder(tree: NotesTree, name: str):  # type: ignore[no-untyped-def]
+        return next((n for n in tree.root.children if n.data and n.data.path.name == name), None)
+
+    async def first() -> None:
+        app = make_app(ws, draft_of(ws))
+        async with app.run_test(size=SIZE) as pilot:
+            tree = app.main.query_one(NotesTree)
+            await until(pilot, lambda: tree.cursor_node is not None and tree.cursor_node.data is not None
+                        and tree.cursor_node.data.path == draft_of(ws), "the tree to reach the draft")
+            assert tree.cursor_node.parent is folder(tree, "drafts") and app.focused is app.main.editor
+            ideas = folder(tree, "ideas")
+            ideas.expand()
+            await until(pilot, lambda: ideas.children, "the ideas folder")
+            await pilot.press("ctrl+q")
+
+    async def second() -> None:
+        app = make_app(ws, None)  # no file: only the remembered folders open
+        async with app.run_test(size=SIZE) as pilot:
+            tree = app.main.query_one(NotesTree)
+            await until(pilot, lambda: (ideas := folder(tree, "ideas")) is not None and ideas.is_expanded and ideas.children,
+                        "the ideas folder to open again")
+
+    run(first)
+    assert TuiState.load(ws / ".scribe").open_folders == ["notes/drafts", "notes/ideas"]  # drafts: opened to show the file
+    run(second)

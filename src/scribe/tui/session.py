@@ -55,6 +55,15 @@ class Session:
         path = self.workspace.root / last if last else None
         return path if path is not None and path.is_file() else None
 
+    def open_folders(self) -> list[Path]:
+        """The tree's folders that were open when the app last closed, those still there."""
+        folders = (self.workspace.root / f for f in self.state.open_folders)
+        return [f for f in folders if f.is_dir()]
+
+    def remember_folders(self, folders: set[Path]) -> None:
+        self.state.open_folders = sorted(self.rel(f) for f in folders)
+        self.save_state()
+
     def save_state(self) -> None:
         try:
             self.state.save(self.workspace.state_dir)

@@ -20,6 +20,7 @@ class TuiState:
     soft_wrap: bool = True
     last_file: str | None = None
     tree_width: int = 30  # columns; alt+left / alt+right narrow and widen it
+    open_folders: list[str] = field(default_factory=list)  # the tree's, workspace-relative
     auto_index: bool = True  # re-index changed notes in the background (at most once a minute)
     task_options: dict[str, Any] = field(default_factory=dict)
 
@@ -35,6 +36,8 @@ class TuiState:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         if not isinstance(known.get("task_options", {}), dict):
             known.pop("task_options")
+        if not isinstance(known.get("open_folders", []), list) or not all(isinstance(f, str) for f in known.get("open_folders", [])):
+            known.pop("open_folders")
         try:
             return cls(**known)
         except TypeError:

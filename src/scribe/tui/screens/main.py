@@ -102,7 +102,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
-            yield NotesTree(self.session.tree_root(), id="tree")
+            yield NotesTree(self.session.tree_root(), remember=self.session.remember_folders, id="tree")
             yield self.editor
             yield self.panel
         yield self.status
@@ -151,6 +151,7 @@ class MainScreen(Screen[None]):
         editor.move_cursor(snap.location(snap.body_start))
         self.keeper.opened(file)
         self.keeper.offer_recovery()
+        self.query_one(NotesTree).reveal(path, self.session.open_folders())
         self.panel.show_history(self.session.services.runlog, self.session.rel(path))
         self.panel.drop_expansion()
         self.session.state.last_file = self.session.rel(path)
