@@ -1067,9 +1067,10 @@ def report(
 ) -> None:
     """Build a report from the run log alone, so app, batch and bench runs all count.
 
-    Latency per model and task, three kinds of quality kept apart (deterministic checks, LLM judge,
-    your blind picks from the app's compare mode), ratings with intervals, charts, and what it
-    takes to rerun: machine, engine, model digests, options, prompt versions and seeds.
+    Latency per model and task, four kinds of quality kept apart (deterministic checks, LLM judge,
+    your blind picks from the app's compare mode, and the suggested edits you kept in review), ratings
+    with intervals, charts, and what it takes to rerun: machine, engine, model digests, options,
+    prompt versions and seeds.
     """
     import datetime as dt
 
