@@ -12,10 +12,17 @@ can do something about that case (a batch retries another host on `HostUnreachab
     ├── PromptError          a prompt template is missing, malformed or short of a variable
     ├── RunLogError          the run log could not be opened or written
     ├── NotesIndexError      the notes index could not be read or written
+    ├── StaleHunks           suggested edits no longer fit the draft (nothing was applied)
     └── WriteError           a file could not be written (nothing was changed)
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scribe.edits import Hunk
 
 
 class ScribeError(Exception):
@@ -60,3 +67,11 @@ class NotesIndexError(ScribeError):
 
 class WriteError(ScribeError):
     """A file could not be written; nothing was changed."""
+
+
+class StaleHunks(ScribeError):
+    """Accepted hunks that no longer fit the draft; nothing was applied."""
+
+    def __init__(self, message: str, hunks: Sequence[Hunk]) -> None:
+        super().__init__(message)
+        self.hunks = list(hunks)

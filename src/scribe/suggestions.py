@@ -15,19 +15,11 @@ from pathlib import Path
 from scribe.chunking import find_section
 from scribe.critique import parse_critique
 from scribe.edits import Hunk, apply, from_critique, from_rewrite, locate, unified_diff
-from scribe.errors import ScribeError
+from scribe.errors import ScribeError, StaleHunks
 from scribe.runlog import Decision, RunLog, RunRecord
 from scribe.splice import replace_section, replace_selection, trim_cut_off
 
 SUGGESTING = ("critique", "expand", "rewrite")  # the tasks whose output can be offered as edits
-
-
-class StaleHunks(ScribeError):
-    """Accepted hunks that no longer fit the draft; nothing was applied."""
-
-    def __init__(self, message: str, hunks: Sequence[Hunk]) -> None:
-        super().__init__(message)
-        self.hunks = list(hunks)
 
 
 @dataclass(frozen=True)
