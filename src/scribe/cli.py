@@ -825,6 +825,7 @@ def review(
     from scribe.runlog import RunLog
     from scribe.suggestions import accept_all, suggestions_for
     from scribe.tasks import load_draft
+    from scribe.terminal_review import apply_decisions, review_json, walk
 
     ws = _workspace()
     current = load_draft(draft, ws.root)
@@ -834,143 +835,23 @@ def review(
     with RunLog(ws.runlog_path) as runlog:
         found = suggestions_for(runlog, current.rel_path, current.body, run_id=run_id, ask_for=ask_for)
         if as_json and not yes and not sys.stdin.isatty():
-            _print_json(_review_json(found, [], None))
+            _print_json(review_json(found, [], None))
             return
         pending = found.pending()
         if not pending:
             raise ScribeError(f"every edit run {found.run.id} proposed for {current.rel_path} was reviewed already; for new ones: {ask_for}")
-        decided = accept_all(found, current.rel_path, current.body) if yes else _walk_hunks(found, pending, current, err=as_json)
-        kept = _apply_decisions(draft, decided)
+        decided = accept_all(found, current.rel_path, current.body) if yes else walk(found, pending, current, err=as_json)
+        kept = apply_decisions(draft, decided)
         for _, decision in decided:
             runlog.add_decision(decision)
     if as_json:
-        _print_json(_review_json(found, decided, kept))
+        _print_json(review_json(found, decided, kept))
         return
     taken, stale = sum(1 for _, d in decided if d.kept), sum(1 for _, at in pending if at is None)
     left = len(pending) - len(decided) - stale
     tally = f"{taken} accepted, {len(decided) - taken} rejected" + (f", {stale} stale" if stale else "") + (f", {left} left for later" if left > 0 else "")
     _stderr(f"updated {_escape(str(draft))}: {tally} (previous version kept as {_escape(kept.name)})" if kept
             else f"{_escape(str(draft))} unchanged: {tally}")
-
-
-def _walk_hunks(found: Any, pending: list[Any], draft: Any, *, err: bool) -> list[Any]:
-    """Ask about each pending hunk in turn; the (hunk, Decision) pairs until the last or a quit.
-    Ctrl-C or the end of input stops the review with nothing applied and nothing logged."""
-    from rich.console import Console
-
-    from scribe.suggestions import decide, stale_reason
-
-    console = Console(stderr=err, highlight=False, soft_wrap=True)
-    run = found.run
-    console.print(f"run {run.id}: {run.task} by {_escape(run.model)}, {len(found.hunks)} edit{'' if len(found.hunks) == 1 else 's'} to {_escape(draft.rel_path)}"
-                  + (f", {len(found.decided)} reviewed before" if found.decided else ""))
-    decided: list[Any] = []
-    for hunk, at in pending:
-        console.print()
-        console.rule(f"edit {hunk.id + 1} of {len(found.hunks)}", align="left")
-        if at is None:
-            console.print(f"[yellow]stale, skipped:[/yellow] {_escape(stale_reason(hunk, draft.body).split(': ', 1)[1])}")
-            continue
-        _show_hunk(console, at, draft.body)
-        try:
-            choice = ""
-            while choice not in ("a", "r", "e", "q"):
-                choice = str(typer.prompt("a accept · r reject · e edit · q quit", err=err)).strip().lower()[:1]
-            edited = _edit_text(hunk.new, err=err) if choice == "e" else None
-        except typer.Abort:
-            raise ScribeError("review stopped: the draft and the run log are unchanged (q quits keeping what you accepted)") from None
-        if choice == "q":
-            break
-        answer = {"a": "accept", "r": "reject", "e": "edit"}[choice]
-        decided.append((hunk, decide(run.id, draft.rel_path, hunk, answer, edited)))
-    return decided
-
-
-def _show_hunk(console: Any, hunk: Any, body: str) -> None:
-    """A hunk as a word diff on its line of the draft: deletions struck red, insertions green (on a
-    console without colour, git's word-diff marks: [-old-]{+new+}), then its problem and suggestion."""
-    from rich.text import Text
-
-    from scribe.edits import word_diff
-
-    plain = console.color_system is None
-    line_start = body.rfind("\n", 0, hunk.start) + 1
-    line_end = body.find("\n", hunk.end)
-    text = Text(body[max(line_start, hunk.start - 160):hunk.start], style="dim")
-    for kind, part in word_diff(hunk.old, hunk.new):
-        if kind == "equal":
-            text.append(part)
-        elif kind == "delete":
-            text.append(f"[-{part}-]" if plain else part, style="strike red")
-        else:
-            text.append(f"{{+{part}+}}" if plain else part, style="bold green")
-    text.append(body[hunk.end:min(hunk.end + 160, len(body) if line_end < 0 else line_end)], style="dim")
-    console.print(text)
-    if hunk.reason:
-        console.print(Text.assemble(("problem: ", "bold"), hunk.reason))
-    if hunk.suggestion:
-        console.print(Text.assemble(("suggestion: ", "bold"), hunk.suggestion))
-
-
-def _edit_text(proposed: str, *, err: bool) -> str:
-    """The author's version of a hunk's new text: in $EDITOR when it spans lines and there is a
-    terminal, else on the prompt line (Enter keeps the proposed text)."""
-    if "\n" in proposed.strip() and sys.stdin.isatty():
-        return _in_editor(proposed)
-    return str(typer.prompt("new text (Enter keeps it as proposed)", default=proposed, show_default=False, err=err))
-
-
-def _in_editor(text: str) -> str:
-    """`text` as the author leaves it in $VISUAL or $EDITOR (else vi); unchanged if the editor fails."""
-    import os
-    import shlex
-    import subprocess
-    import tempfile
-
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    with tempfile.TemporaryDirectory(prefix="scribe-edit-") as folder:
-        path = Path(folder) / "edit.md"
-        path.write_text(text, encoding="utf-8")
-        if subprocess.call([*shlex.split(editor), str(path)]) != 0:
-            _stderr("[yellow]note:[/yellow] the editor failed; the text stays as proposed")
-            return text
-        edited = path.read_text(encoding="utf-8")
-    return edited if text.endswith("\n") else edited.removesuffix("\n")  # editors end the file with a newline
-
-
-def _apply_decisions(draft: Path, decided: list[Any]) -> Path | None:
-    """Write the accepted hunks into the draft at once (atomic, after a timestamped .bak, as
-    `expand --in-place` does); the backup's path, or None when nothing was accepted."""
-    from scribe.files import atomic_write, backup
-    from scribe.suggestions import StaleHunks, accepted, apply_to_file, read_draft_file
-
-    hunks = accepted(decided)
-    if not hunks:
-        return None
-    text = read_draft_file(draft)
-    try:
-        new = apply_to_file(text, hunks, suffix=draft.suffix)
-    except StaleHunks as exc:
-        raise StaleHunks(f"{exc} (the draft changed during the review); nothing was applied", exc.hunks) from None
-    if new == text:
-        return None
-    kept = backup(draft)
-    atomic_write(draft, new)
-    return kept
-
-
-def _review_json(found: Any, decided: list[Any], kept: Path | None) -> dict[str, Any]:
-    """`review --json`: the run, its hunks (offsets in the draft's body as it is now; `number` is
-    the one messages use), earlier verdicts, and the decisions this review made."""
-    from dataclasses import asdict
-
-    run = found.run
-    hunks = [{**(at or hunk).to_dict(), "number": hunk.id + 1, "stale": at is None,
-              "decided": found.decided[hunk.id].decision if hunk.id in found.decided else None}
-             for hunk, at in zip(found.hunks, found.located)]
-    decisions = [{k: v for k, v in asdict(d).items() if k in ("hunk_id", "decision", "edited_text")} for _, d in decided]
-    return {"run_id": run.id, "task": run.task, "model": run.model, "draft": run.meta.draft, "hunks": hunks,
-            "decisions": decisions, "updated": kept is not None, "backup": str(kept) if kept else None}
 
 
 @app.command()
