@@ -47,6 +47,7 @@ class RunMeta:
     config: str | None = None  # the model configuration's label, options included
     repeat: int | None = None
     warmup: bool = False
+    replay_of: int | None = None  # a replay (bench --replay): the run whose suggestions the author judged, on the same text
     engine: EngineInfo | None = None
     machine: str | None = None
     command: str | None = None

@@ -5,7 +5,8 @@ here from each logged output), the LLM judge's rubric scores and pairwise rating
 the judge calls in the log), the author's blind picks (the `preferences` table), and the edits the
 author kept in review (the `decisions` table). Judge and author ratings are shown separately and
 also together ("combined"), since both are pairwise games between the same configurations; what
-the author kept is a rate per configuration, not a game, and stays on its own.
+the author kept is a rate per configuration, not a game, and stays on its own, as do replays of the
+drafts the author judged (`bench.replay`: does a configuration propose edits where the author kept one).
 
 A run's configuration is its `RunMeta.config` (bench), `RunMeta.model_spec` (batch) or its model
 name (CLI, TUI), so every consumer's runs count.
@@ -30,6 +31,7 @@ from scribe.bench.checks import (
     check_outline,
     check_own_words,
 )
+from scribe.bench.replay import Judged, ReplayRow, replay_rows
 from scribe.bench.stats import (
     Comparison,
     Interval,
@@ -278,6 +280,7 @@ class ReportModel:
     pareto: list[ParetoPoint]
     recommendations: list[Recommendation]
     rows: list[dict[str, Any]] = field(default_factory=list)  # one per run, for runs.csv
+    replay: list[ReplayRow] = field(default_factory=list)  # bench --replay: proposes what the author kept
 
 
 def _summary(values: Sequence[float | None]) -> Summary | None:
@@ -581,10 +584,12 @@ def build_model(
     report_machine: str,
     drafts: Mapping[str, str] | None = None,
     keep_config: Callable[[str], bool] = lambda _: True,
+    judged: Mapping[int, Judged] | None = None,
 ) -> ReportModel:
     """Everything the report shows, from the runs (oldest first), the author's preferences, the
-    author's decisions on proposed edits (oldest first) and the drafts' texts by hash
-    (`RunLog.drafts`, for the critique check)."""
+    author's decisions on proposed edits (oldest first), the drafts' texts by hash (`RunLog.drafts`,
+    for the critique check) and the judged runs that replay runs replay (`replay.judged_in_log`:
+    they need not be among `runs`, which a report may filter to one bench)."""
     runs = [r for r in runs if _kept(r, keep_config)]
     by_id = {r.id: r for r in runs}
     contest = [r for r in runs if is_contest(r)]
@@ -626,4 +631,5 @@ def build_model(
         ratings=ratings, judge=judge, preferences=sum(len(g) for g in author_games.values()), kept_by_author=kept,
         pareto=_pareto(contest, check_rows),
         recommendations=[recommend(t, check_rows, ratings, latency, kept) for t in tasks], rows=rows,
+        replay=replay_rows([r for r in contest if r.meta.replay_of is not None], judged or {}, config_of),
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from scribe.bench.aggregate import KEPT_ENOUGH, ReportModel, build_model, is_contest
 from scribe.bench.machine import machine
+from scribe.bench.replay import judged_in_log
 from scribe.bench.stats import Interval, Summary
 from scribe.critique import as_logged
 from scribe.errors import ScribeError
@@ -105,9 +106,10 @@ def build_report(
         ids = {r.id for r in runs}
         prefs = [p for p in prefs if p.run_a in ids and p.run_b in ids]
     wanted = set(models or [])
+    judged = judged_in_log(runlog, {r.meta.replay_of for r in runs if r.meta.replay_of is not None})
     model = build_model(
         runs, prefs, decisions, critique_schema=as_logged(critique_schema), generated_at=utc_now(), report_machine=machine(), drafts=runlog.drafts(),
-        keep_config=(lambda c: c in wanted or c.split("@")[0] in wanted) if wanted else (lambda _: True),
+        keep_config=(lambda c: c in wanted or c.split("@")[0] in wanted) if wanted else (lambda _: True), judged=judged,
     )
     if not any(is_contest(r) for r in runs) or not model.latency:
         filters = ", ".join(f for f in (f"since {since}" if since else "", f"models {sorted(wanted)}" if wanted else "",
