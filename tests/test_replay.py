@@ -1,15 +1,24 @@
-"""Replays (issue 16 item 4): how often a model proposes edits where the author, judging an earlier
-model's suggestions, kept one, and where the author refused one; checked on handmade spans and hunks.
+"""`scribe bench --replay` (issue 16 item 4): new models on the drafts whose suggestions the author
+judged, and how often they propose edits where the author kept one, and where the author refused one.
+
+The agreement is checked on handmade spans and hunks; the command end to end against the fake model
+server, with a log made the way an author makes one: a critique and a rewrite run by the CLI with
+scripted replies, then verdicts recorded through RunLog.add_decision.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import ok, one_line_error, scribe
+from fake_server import CHAT_MODEL, FakeModelServer
 
 from scribe.bench.replay import (
+    NO_JUDGED,
     Judged,
     Span,
     hits,
@@ -19,8 +28,9 @@ from scribe.bench.replay import (
 )
 from scribe.bench.stats import wilson_interval
 from scribe.edits import make_hunk
-from scribe.runlog import Decision, RunRecord
+from scribe.runlog import Decision, RunLog, RunRecord
 from scribe.runmeta import RunMeta
+from scribe.suggestions import hunks_of_run
 
 # --- the agreement, on handmade spans and hunks -------------------------------------------------
 
@@ -152,3 +162,147 @@ def test_replay_rows_count_each_configuration_and_task_over_its_finished_replays
     assert rows[0].accepted_rate == wilson_interval(2, 4) and rows[1].rejected_rate == wilson_interval(1, 1)
     only_accepted = {1: Judged(judged[1].run, TEXT, judged[1].accepted, ())}
     assert replay_rows(replays[:1], only_accepted, lambda r: "A")[0].rejected_rate is None
+
+
+# --- scribe bench --replay, end to end against the fake model server ----------------------------
+
+DRAFT = Path("notes") / "drafts" / "idempotency-in-payment-flows.md"
+SECTION = "Why retries are unavoidable"
+A, B = f"{CHAT_MODEL}@temperature=0.1", f"{CHAT_MODEL}@temperature=0.9"
+S0 = "Networks drop responses."
+S1 = "In my experience roughly 40% of payment incidents trace back to retries that weren't handled properly."
+S2 = "Most teams only find this out after their first large incident."
+S3 = "Neither can a load balancer or a message broker."
+CRITIQUE = [(S0, "Networks lose responses all the time."), (S1, "Many payment incidents trace back to mishandled retries."),
+            (S2, "Most teams learn this from their first large incident.")]
+# The judged rewrite of SECTION: "drop" -> "lose", a sentence inserted after S3, and a shorter S1's start.
+REWRITE = [(S0, "Networks lose responses."), (S3, S3 + " Nor can a queue."), ("In my experience roughly 40% of", "Many")]
+
+
+def _section_with(ws: Path, edits: list[tuple[str, str]]) -> str:
+    text = (ws / DRAFT).read_text(encoding="utf-8")
+    section = text[text.index(f"## {SECTION}"):text.index("## The idempotency key")]
+    for old, new in edits:
+        assert section.count(old) == 1
+        section = section.replace(old, new)
+    return section.strip()
+
+
+def _log(ws: Path) -> RunLog:
+    return RunLog(ws / ".scribe" / "runs.sqlite")
+
+
+@pytest.fixture
+def judged_workspace(fake_workspace: Path, fake_server: FakeModelServer) -> Path:
+    """A workspace whose draft had a critique (3 edits: accept, reject, edit) and a rewrite of one
+    section (3 edits, the second an insertion: accept, accept, reject) judged by the author."""
+    ws = fake_workspace
+    fake_server.script(json.dumps({"summary": "s", "issues": [
+        {"severity": "medium", "quote": old, "problem": "p", "suggestion": "s", "replacement": new} for old, new in CRITIQUE]}))
+    ok(ws, "critique", str(ws / DRAFT), "-k", "0")
+    fake_server.script(_section_with(ws, REWRITE))
+    ok(ws, "run", "rewrite", str(ws / DRAFT), "--section", SECTION, "-k", "0")
+    with _log(ws) as log:
+        critique, rewrite = log.recent(2)[::-1]
+        for run, verdicts in ((critique, ["accept", "reject", "edit"]), (rewrite, ["accept", "accept", "reject"])):
+            hunks = hunks_of_run(run, log.draft_text(run.meta.draft_hash) or "")
+            assert len(hunks) == 3 and (run.task != "rewrite" or hunks[1].old == "")  # the rewrite's second: an insertion
+            for hunk, verdict in zip(hunks, verdicts, strict=True):
+                log.add_decision(Decision(run.id, hunk.id, str(run.meta.draft), hunk.old, hunk.new, verdict,
+                                          "my words" if verdict == "edit" else None, source="cli"))
+    return ws
+
+
+def _script_replays(ws: Path, fake: FakeModelServer) -> None:
+    """The replies in the order the replay asks: the warm-up, then the critique's round (A, B), then
+    the rewrite's (B first: the configurations' order rotates)."""
+    critique_a = [(S0, "Networks lose replies."), (S1, "Retries cause many payment incidents.")]  # accepted S0, rejected S1
+    critique_b = [(S0, "Responses get lost."), (S2, "Teams learn it late."), (S3, "Nor can a broker.")]  # both accepted, S3 unjudged
+    rewrite_b = [(S0, "Networks miss responses.")]  # the first accepted span only
+    rewrite_a = [(S0, "Networks lose responses."), (S3, S3 + " A proxy cannot either."),  # both accepted (the insertion at
+                 ("In my experience roughly 40% of", "Most")]  # its spot), and the rejected one again
+    fake.script("OK", *(json.dumps({"summary": "s", "issues": [
+        {"severity": "low", "quote": old, "problem": "p", "suggestion": "s", "replacement": new} for old, new in edits]})
+        for edits in (critique_a, critique_b)),
+        _section_with(ws, rewrite_b), _section_with(ws, rewrite_a))
+
+
+def _replay(ws: Path, *extra: str) -> list[str]:
+    """`bench --replay` of A and B, the report in the workspace (a relative --out is the test's cwd)."""
+    return ["bench", "--replay", "--model", A, "--model", B, "-k", "0", "--out", str(ws / "reports" / "replay"), *extra]
+
+
+
+def test_bench_replay_reports_how_often_each_configuration_edits_where_the_author_kept_one(
+        judged_workspace: Path, fake_server: FakeModelServer) -> None:
+    ws = judged_workspace
+    _script_replays(ws, fake_server)
+    ran = ok(ws, *_replay(ws, "--json")).json()
+    assert (ran["done"], ran["skipped"], ran["failed"]) == (4, 0, [])
+    table = {(r["config"], r["task"]): (r["drafts"], r["runs"], r["accepted_hit"], r["accepted"], r["rejected_hit"], r["rejected"])
+             for r in ran["replay"]}
+    assert table == {
+        (A, "critique"): (1, 1, 1, 2, 1, 1),
+        (B, "critique"): (1, 1, 2, 2, 0, 1),
+        (A, "rewrite"): (1, 1, 2, 2, 1, 1),
+        (B, "rewrite"): (1, 1, 1, 2, 0, 1),
+    }
+    rates = {(r["config"], r["task"]): (r["accepted_rate"], r["rejected_rate"]) for r in ran["replay"]}
+    assert rates[(A, "critique")] == (asdict(wilson_interval(1, 2)), asdict(wilson_interval(1, 1)))
+    assert rates[(B, "rewrite")] == (asdict(wilson_interval(1, 2)), asdict(wilson_interval(0, 1)))
+
+    with _log(ws) as log:
+        judged = {r.task: r.id for r in log.iter_all() if r.meta.bench is None}
+        replays = [r for r in log.iter_all() if r.meta.replay_of is not None]
+    assert sorted((r.meta.config, r.task, r.meta.replay_of, r.meta.bench) for r in replays) == sorted(
+        (c, t, judged[t], "replay") for c in (A, B) for t in ("critique", "rewrite"))
+    assert all(r.meta.section == (SECTION if r.task == "rewrite" else None) for r in replays)
+
+    out = ws / "reports" / "replay"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["replay"] == ran["replay"]
+    section = (out / "report.md").read_text().split("## Proposes what the author kept", 1)[1].split("\n## ", 1)[0]
+    assert f"| {A} | critique | 1 | 1 | 1/2 50% [9%, 91%] | 1/1 100% [21%, 100%] |" in section
+    assert f"| {B} | rewrite | 1 | 1 | 1/2 50% [9%, 91%] | 0/1 0% [0%, 79%] |" in section
+    assert "Proposes what the author kept" in (out / "report.html").read_text()
+
+
+def test_the_replay_table_is_printed_and_a_rerun_resumes(judged_workspace: Path, fake_server: FakeModelServer,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    _script_replays(judged_workspace, fake_server)
+    shown = ok(judged_workspace, *_replay(judged_workspace)).stdout
+    assert "Proposes what the author kept" in shown and "rejected spans hit (lower is better)" in shown
+    lines = {tuple(line.split()[:2]): " ".join(line.split()[2:]) for line in shown.splitlines() if line.strip().startswith(CHAT_MODEL)}
+    assert lines[(B, "critique")] == "1 2/2 100% [34%, 100%] 0/1 0% [0%, 79%]"
+    calls = len(fake_server.chats)
+    again = ok(judged_workspace, *_replay(judged_workspace, "--json")).json()
+    assert (again["done"], again["skipped"], len(fake_server.chats)) == (0, 4, calls)  # nothing re-run, not even a warm-up
+    assert {(r["config"], r["task"]): r["accepted_hit"] for r in again["replay"]}[(B, "critique")] == 2
+
+
+def test_a_task_filter_replays_only_that_task(judged_workspace: Path, fake_server: FakeModelServer) -> None:
+    fake_server.script("OK", _critique((S0, "Networks lose replies.")))
+    ran = ok(judged_workspace, "bench", "--replay", "--model", A, "--task", "critique", "-k", "0", "--out", str(judged_workspace / "reports" / "one"), "--json").json()
+    assert [(r["task"], r["accepted_hit"], r["accepted"], r["rejected_hit"]) for r in ran["replay"]] == [("critique", 1, 2, 0)]
+
+
+def test_without_judged_suggestions_the_replay_says_how_to_get_some(fake_workspace: Path, fake_server: FakeModelServer) -> None:
+    ran = scribe(fake_workspace, "bench", "--replay", "--model", A)  # no run log at all
+    assert one_line_error(ran) == f"error: {NO_JUDGED}"
+    fake_server.script(_critique((S0, "Networks lose responses.")))
+    ok(fake_workspace, "critique", str(fake_workspace / DRAFT), "-k", "0")  # suggestions, but none judged yet
+    ran = scribe(fake_workspace, "bench", "--replay", "--model", A)
+    assert one_line_error(ran) == "error: no judged suggestions yet; review some first: scribe review DRAFT"
+    assert len(fake_server.chats) == 1  # the critique's: the replay started no model call
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--task", "outline"], "--task 'outline': a replay reruns tasks that propose edits: critique, expand, rewrite"),
+    (["--task", "expand"], "no judged expand suggestions yet; review some first: scribe review DRAFT"),
+    (["--judge", CHAT_MODEL], "--judge does not go with --replay"),
+])
+def test_replay_errors_are_one_line(judged_workspace: Path, fake_server: FakeModelServer, args: list[str], message: str) -> None:
+    calls = len(fake_server.chats)
+    ran = scribe(judged_workspace, "bench", "--replay", "--model", A, *args)
+    assert message in one_line_error(ran) and len(fake_server.chats) == calls
