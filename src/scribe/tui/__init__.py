@@ -24,7 +24,7 @@ def run_tui(path: Path | None, draft: Path | None = None) -> NoReturn:
             raise ScribeError(f"{draft}: no such draft; give the path of a markdown file, or leave it out")
     from scribe.tui.app import ScribeApp
 
-    app = ScribeApp(ws, draft, handle_signals=True)
+    app = ScribeApp(ws, draft, owns_process=True)
     app.run()
     _leave(app.return_code or 0)
 

@@ -60,7 +60,7 @@ class ScribeApp(App[None]):
         task_options: dict[str, Any] | None = None,
         autosave_delay: float = AUTOSAVE_DELAY_S,
         autoconnect: bool = True,
-        handle_signals: bool = False,
+        owns_process: bool = False,
         warm_pause: float | None = WARM_PAUSE_S,
     ) -> None:
         super().__init__()
@@ -75,9 +75,10 @@ class ScribeApp(App[None]):
             draft=draft, autosave_delay=autosave_delay, autoconnect=autoconnect, warm_pause=warm_pause,
         )
         self.main = MainScreen(self.session)
-        self.handle_signals = handle_signals
+        # Run as the process's own program (`run_tui`): it may catch signals and tune the garbage
+        # collector, both process-wide. Tests run many apps in one process and leave both alone.
+        self.owns_process = owns_process
         self._crash_log = CrashLog(workspace)
-        self._gc_thresholds = gc.get_threshold()
         self.register_theme(DARK)
         self.register_theme(LIGHT)
 
@@ -88,7 +89,7 @@ class ScribeApp(App[None]):
         logging.getLogger("scribe.tui").addHandler(self._crash_log)
         state = self.session.state
         self.theme = state.theme if state.theme in (DARK.name, LIGHT.name) else DARK.name
-        if self.handle_signals:
+        if self.owns_process:
             self._catch_signals()
         self.call_after_refresh(self.freeze_heap)
 
@@ -105,6 +106,8 @@ class ScribeApp(App[None]):
         long-lived objects are moved out of the collector's way (gc.freeze, after the first paint
         and after each task, when the panel has settled), and the young generation is collected
         less often, which catches the keystroke garbage there, in a few ms."""
+        if not self.owns_process:
+            return
         gc.collect()
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
@@ -159,8 +162,6 @@ class ScribeApp(App[None]):
     def on_unmount(self) -> None:
         # Last line of defence (the app exited some other way than ctrl+q): never drop edits.
         self.main.keeper.last_save()
-        gc.unfreeze()  # hand the heap back as found (tests run many apps in one process)
-        gc.set_threshold(*self._gc_thresholds)
         if not self._stop_streams():  # a stopping stream still writes its run log row ("cancelled") as it ends
             self.session.services.close()
         logging.getLogger("scribe.tui").removeHandler(self._crash_log)
