@@ -8,7 +8,6 @@ it cheap. It runs as repeats 1 and then repeats 2, so the second run is also the
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 from cli_support import one_line_error, scribe
 from conftest import MODEL, REPO, run_scribe
+from processes import child_env
 
 from scribe.bench.judge import final_runs
 from scribe.runlog import RunLog
@@ -94,7 +94,7 @@ def test_ctrl_c_keeps_finished_runs_and_the_rerun_finishes_and_judges(bench_work
     shutil.copy(ws / "notes" / "drafts" / "idempotency-in-payment-flows.md", one)
     args = ["bench", "--drafts", "one", "--task", "outline", "--repeats", "1", "--options-file", "options.json",
             "-k", "0", "--out", "reports/small", *(a for c in CONFIGS for a in ("--model", c))]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCRIBE_", "OLLAMA_"))}
+    env = child_env()
     proc = subprocess.Popen([sys.executable, "-m", "scribe", *args], cwd=ws, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 900

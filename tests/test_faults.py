@@ -24,9 +24,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import MODEL, run_scribe, start_engine, stop_engine
 from index_support import configure, index_state, write_note
+from processes import child_env
+
 from scribe.config import open_workspace
 
 WIDE = {"COLUMNS": "400"}  # keep Rich from wrapping one-line messages
@@ -39,7 +40,7 @@ def scribe(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproce
 
 
 def scribe_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCRIBE_", "OLLAMA_"))}
+    env = child_env()
     return {**env, **WIDE, **extra}
 
 
@@ -314,7 +315,9 @@ def test_two_index_runs_and_the_tui_at_once_one_writes_and_the_others_wait_or_sa
     messages: list[str] = []
 
     async def tui() -> None:
-        from scribe.tui.app import ScribeApp  # Textual only when the app runs, as in the product
+        from scribe.tui.app import (
+            ScribeApp,  # Textual only when the app runs, as in the product
+        )
 
         app = ScribeApp(open_workspace(workspace, env={}), draft, index=None, autosave_delay=0.3, warm_pause=None)
         async with app.run_test(size=(120, 40)) as pilot:

@@ -19,16 +19,16 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import MODEL
 from index_support import index_state, write_note
+from processes import child_env
 
 RSS_BOUND_MB = 1500
 
 
 def run_measured(args: list[str], cwd: Path, out: Path) -> tuple[int, float]:
     """Run a child to completion; its exit code and peak RSS in MB (Linux reports ru_maxrss in KiB)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCRIBE_", "OLLAMA_"))}
+    env = child_env()
     with out.open("w") as stdout, (out.with_suffix(".err")).open("w") as stderr:
         proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=stdout, stderr=stderr)
         _, status, usage = os.wait4(proc.pid, 0)

@@ -17,16 +17,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
-
 from conftest import EMBED_MODEL, MODEL, run_scribe, settled
+from filelock import FileLock
 from index_support import configure, index_state, start_chroma_server, write_note
+from processes import child_env
+
 from scribe.config import open_workspace
 from scribe.index import open_index
 from scribe.manifest import load_manifest
 from scribe.models import ModelClient
 from scribe.retrieval import SearchFilters, Sources, retrieve
-from scribe.sync import SyncReport, SyncOptions, sync_notes
+from scribe.sync import SyncOptions, SyncReport, sync_notes
 
 WIDE = {"COLUMNS": "400"}  # keep Rich from wrapping one-line messages
 
@@ -257,7 +258,7 @@ def test_a_model_that_changed_dimension_is_reembedded_when_notes_change(workspac
 
 def index_killed_at(ws: Path, point: str, embed_model: str) -> str:
     """Run `scribe index` with a kill point (tests/subprocess_hooks/killpoint.py); it must die there. Returns its stderr."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCRIBE_", "OLLAMA_"))}
+    env = child_env()
     result = subprocess.run([sys.executable, "-m", "scribe", "index"], cwd=ws, capture_output=True, text=True, timeout=300,
                             env={**env, **WIDE, "FAULT_KILL_AT": point, "SCRIBE_EMBED_MODEL": embed_model})
     assert result.returncode == -signal.SIGKILL, f"{point} was not reached: {result.returncode} {result.stderr}"
@@ -352,7 +353,7 @@ def _manifest_files(ws: Path) -> int:
 
 
 def _start_index(ws: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCRIBE_", "OLLAMA_"))}
+    env = child_env()
     return subprocess.Popen(
         [sys.executable, "-m", "scribe", "index"], cwd=ws, env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,

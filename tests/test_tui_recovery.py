@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from pilot_support import SIZE, until
-from processes import gone
+from processes import gone, terminal_env
 
 from scribe.config import open_workspace
 from scribe.tui.app import ScribeApp
@@ -175,7 +175,7 @@ def test_sigkill_half_a_second_after_typing_and_the_restart_offers_the_text(ws: 
         pytest.skip("tmux is not installed")
     draft = draft_of(ws)
     server = ["tmux", "-L", f"scribe-recovery-{os.getpid()}"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCRIBE_", "OLLAMA_"))} | {"TERM": "xterm-256color"}
+    env = terminal_env()
 
     def tmux(*args: str) -> str:
         return subprocess.run([*server, *args], capture_output=True, text=True, check=True, env=env, cwd=ws).stdout
@@ -262,7 +262,7 @@ def test_ctrl_q_right_after_the_first_paint_exits_the_app(ws: Path) -> None:
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed")
     server = ["tmux", "-L", f"scribe-quit-{os.getpid()}"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCRIBE_", "OLLAMA_"))} | {"TERM": "xterm-256color"}
+    env = terminal_env()
 
     def tmux(*args: str) -> str:
         return subprocess.run([*server, *args], capture_output=True, text=True, check=True, env=env, cwd=ws).stdout
