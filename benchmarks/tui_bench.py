@@ -245,8 +245,8 @@ def key_latencies(ctl: Control, keys: int, gap: float = 0.03) -> list[float]:
 
 def stream_state(lines: list[str]) -> tuple[str, int] | None:
     """(tokens/s, tokens so far) from the assistant panel's metrics line while it streams."""
-    for line in lines:
-        if "streaming" in line and "TTFT" in line:
+    for line in lines:  # the state word ("streaming") may be cut off at the panel's edge
+        if "TTFT" in line and "tok/s" in line:
             parts = [p.strip() for p in line.split("│")[-1].split("·")]
             rate = next((p for p in parts if p.endswith("tok/s")), "?")
             count = next((int(p.split()[0]) for p in parts if p.endswith(" tok") and p.split()[0].isdigit()), 0)

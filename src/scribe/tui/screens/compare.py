@@ -27,8 +27,11 @@ from scribe.tui.crashlog import unexpected
 from scribe.tui.widgets.stream import StreamCall, StreamView
 
 if TYPE_CHECKING:
+    from scribe.prompts import PromptTemplate
     from scribe.runlog import RunLog
-    from scribe.tasks import PreparedCall, TaskResult
+    from scribe.tasks import PreparedCall, TaskInput, TaskResult
+    from scribe.tui.runs import Run
+    from scribe.tui.session import Session
 
 LABELS = ("A", "B")
 
@@ -215,3 +218,17 @@ class CompareScreen(Screen[None]):
             self.notify("cancelling the comparison…", title="Compare")
             return
         self.dismiss(None)
+
+
+def blind_compare(session: Session, prepared: tuple[Run, PromptTemplate, TaskInput], first: str, second: str,
+                  rng: Any = None) -> CompareScreen:
+    """The compare screen for one task on the same text with two models, their sides shuffled, the
+    author's pick stored as a preference in the run log."""
+    run, template, inp = prepared
+    services, options = session.services, session.task_options or None
+    job = CompareJob.blind(
+        run.task, run.scope.label, first, second, rng,
+        prepare=lambda: services.prepare(template, inp, options=options),
+        execute=services.execute,
+    )
+    return CompareScreen(job, store=lambda winner, job: store_preference(services.runlog(), winner, job))

@@ -397,21 +397,13 @@ class MainScreen(Screen[None]):
                      highlight=self.session.state.compare_model, last=self.model, note=note)
 
     def start_compare(self, task: str, second: str, *, rng: Any = None) -> None:
-        from scribe.tui.screens.compare import CompareJob, CompareScreen, store_preference
+        from scribe.tui.screens.compare import blind_compare
 
         self.session.state.compare_model = second
         self.session.save_state()
         prepared = self._prepare_task(task, "auto")
-        if prepared is None:
-            return
-        run, template, inp = prepared
-        services, options = self.session.services, self.session.task_options or None
-        job = CompareJob.blind(
-            task, run.scope.label, self.model, second, rng,
-            prepare=lambda: services.prepare(template, inp, options=options),
-            execute=services.execute,
-        )
-        self.app.push_screen(CompareScreen(job, store=lambda winner, job: store_preference(services.runlog(), winner, job)))
+        if prepared is not None:
+            self.app.push_screen(blind_compare(self.session, prepared, self.model, second, rng))
 
     # --- the index -----------------------------------------------------------------------------
 
