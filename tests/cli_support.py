@@ -26,10 +26,10 @@ class Ran:
         return json.loads(self.stdout)
 
 
-def scribe(ws: Path, *args: str) -> Ran:
-    """`scribe --workspace WS ARGS`."""
+def scribe(ws: Path, *args: str, stdin: str | None = None) -> Ran:
+    """`scribe --workspace WS ARGS`, with `stdin` as what the author types at its prompts."""
     code = 0
-    with CliRunner().isolation() as (out, err, _), patch.object(sys, "argv", ["scribe", "--workspace", str(ws), *args]):
+    with CliRunner().isolation(input=stdin) as (out, err, _), patch.object(sys, "argv", ["scribe", "--workspace", str(ws), *args]):
         try:
             main()
         except SystemExit as exc:

@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
-from unittest.mock import patch
 
 import pytest
 from cli_support import Ran, ok, one_line_error, scribe
 from fake_server import FakeModelServer, Reply
-from typer.testing import CliRunner
 
 from conftest import run_scribe
-from scribe.cli import main
 from scribe.edits import make_hunk
 from scribe.runlog import RunLog
 from scribe.suggestions import apply_to_file
@@ -62,15 +58,7 @@ def git_workspace(ws: Path) -> Path:
 
 def typing(ws: Path, keys: str, *args: str) -> Ran:
     """`scribe --workspace WS ARGS` with `keys` on its stdin, as an author at the prompts."""
-    code = 0
-    with CliRunner().isolation(input=keys) as (out, err, _), patch.object(sys, "argv", ["scribe", "--workspace", str(ws), *args]):
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        return Ran(code, out.getvalue().decode(), err.getvalue().decode())
+    return scribe(ws, *args, stdin=keys)
 
 
 def decisions(ws: Path) -> list[tuple[int, str, str | None, str]]:
