@@ -36,8 +36,11 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(BIN)/scribe bench --model qwen2.5-coder:0.5b --model qwen2.5-coder:1.5b --task outline --task critique --drafts notes/drafts --repeats 1 -k 3 --judge qwen2.5-coder:1.5b --options-file .scribe/demo-bench-options.json --out reports/demo
 	$(BIN)/scribe report --out reports/latest
 
+# The whole suite, in two runs: the tests that need no model on both cores, then those that run
+# models in the engine (one engine, which takes both cores itself).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not engine" -n 2
+	$(BIN)/python -m pytest -q -m engine
 
 clean:
 	rm -rf $(VENV) .scribe .pytest_cache .hypothesis

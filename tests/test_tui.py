@@ -607,7 +607,7 @@ def test_help_screen_lists_the_bindings_and_palette_has_tasks(workspace: Path) -
             await pilot.pause(0.1)
             await pilot.press("f5")
             assert isinstance(app.screen, ChoiceScreen)
-            assert [k for k, _ in app.screen.options] == ["outline", "critique", "expand", "titles"]
+            assert [k for k, _ in app.screen.options] == ["outline", "critique", "expand", "rewrite", "titles"]
             await pilot.press("escape")
             await pilot.press("ctrl+t")
             assert app.theme == "scribe-light" and app.main.editor.theme == "scribe-light"
