@@ -200,3 +200,20 @@ def test_a_refused_or_unknown_model_is_one_line_with_the_fix(fake_workspace: Pat
 def test_an_unregistered_scheme_is_a_config_error_not_an_engine(fake_workspace: Path) -> None:
     line = one_line_error(scribe(fake_workspace, "ask", "hi", "--host", "grpc://models.local"))
     assert "grpc://models.local" in line and "http://" in line
+
+
+def test_index_skips_a_link_out_of_the_workspace_and_says_so(fake_workspace: Path, tmp_path: Path, fake_server: FakeModelServer) -> None:
+    secret = tmp_path / "elsewhere" / "diary.md"
+    secret.parent.mkdir()
+    secret.write_text("# Diary\n\nzebracorn plans for the weekend.\n", encoding="utf-8")
+    (fake_workspace / "notes" / "diary.md").symlink_to(secret)
+
+    ran = ok(fake_workspace, "index", "--json")
+    warning = next(w for w in ran.json()["warnings"] if w.startswith("notes/diary.md:"))
+    assert "outside the workspace" in warning and str(secret.resolve()) in warning and "follow_symlinks" in warning
+    assert not any("zebracorn" in text for batch in fake_server.embeds for text in batch)
+
+    with (fake_workspace / "scribe.toml").open("a", encoding="utf-8") as toml:
+        toml.write("\n[index]\nfollow_symlinks = true\n")
+    ok(fake_workspace, "index")
+    assert any("zebracorn" in text for batch in fake_server.embeds for text in batch)

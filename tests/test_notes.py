@@ -286,16 +286,45 @@ def test_symlink_loops_do_not_hang_and_files_come_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
-def test_a_symlinked_folder_outside_is_followed_once(tmp_path: Path) -> None:
+def test_a_symlinked_folder_outside_is_followed_once_when_the_author_opts_in(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     write(outside / "shared.md", "s\n")
     root = tmp_path / "root"
     root.mkdir()
     (root / "linked").symlink_to(outside, target_is_directory=True)
-    assert found(root) == ["linked/shared.md"]
+    assert found(root) == []  # by default a link out of the workspace is not followed
+    followed = [p.relative_to(root).as_posix() for p in discover_notes([root, root / "linked"], root=root, follow_symlinks=True)]
+    assert followed == ["linked/shared.md"]
     assert parse(root / "linked" / "shared.md", root).rel_path == "linked/shared.md"
 
 
 def test_overlapping_paths_yield_each_file_once(tmp_path: Path) -> None:
     write(tmp_path / "sub" / "n.md", "n\n")
     assert found(tmp_path, tmp_path, tmp_path / "sub", tmp_path / "sub" / "n.md") == ["sub/n.md"]
+
+
+# --- symlinks out of the workspace -------------------------------------------------------------
+
+
+def test_a_link_out_of_the_workspace_is_skipped_and_said_unless_the_author_opts_in(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere"
+    (outside / "secrets").mkdir(parents=True)
+    (outside / "private.md").write_text("# Private\n\nNot for prompts.\n", encoding="utf-8")
+    (outside / "secrets" / "keys.md").write_text("# Keys\n", encoding="utf-8")
+    root = tmp_path / "ws"
+    (root / "notes").mkdir(parents=True)
+    (root / "notes" / "real.md").write_text("# Real\n", encoding="utf-8")
+    (root / "notes" / "private.md").symlink_to(outside / "private.md")
+    (root / "notes" / "secrets").symlink_to(outside / "secrets", target_is_directory=True)
+    (root / "notes" / "alias.md").symlink_to(root / "notes" / "real.md")  # inside: followed (the one file, once)
+
+    skipped: list[tuple[str, str]] = []
+    kept = [p.relative_to(root).as_posix()
+            for p in discover_notes([root / "notes"], root=root, on_skip=lambda p, why: skipped.append((p.name, why)))]
+    assert kept == ["notes/alias.md"]  # alias.md comes first by name; real.md is the same file
+    assert [name for name, _ in skipped] == ["private.md", "secrets"]
+    assert all("outside the workspace" in why and "follow_symlinks" in why for _, why in skipped)
+    assert str(outside.resolve() / "private.md") in skipped[0][1]
+
+    opted_in = [p.relative_to(root).as_posix() for p in discover_notes([root / "notes"], root=root, follow_symlinks=True)]
+    assert opted_in == ["notes/alias.md", "notes/private.md", "notes/secrets/keys.md"]

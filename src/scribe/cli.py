@@ -446,7 +446,7 @@ def index_notes(
     settings = ws.settings
     roots = paths or [ws.root / folder for folder in settings.index.notes]
     options = SyncOptions(embed_model=settings.embed_model, batch_size=batch_size or settings.index.embed_batch_size,
-                          chunk_tokens=settings.index.chunk_tokens, rebuild=rebuild)
+                          chunk_tokens=settings.index.chunk_tokens, rebuild=rebuild, follow_symlinks=settings.index.follow_symlinks)
     console = Console(stderr=True, highlight=False)
     with open_index(ws, chroma_url) as index, _index_bar(console, shown=console.is_terminal and not as_json) as show_progress:
         notice = privacy_notice(index.location.url) if index.location.url else None

@@ -33,6 +33,8 @@ class IndexSettings(BaseModel):
     chroma_url: str | None = None
     embed_batch_size: int = Field(default=16, ge=1, le=4096)
     chunk_tokens: int = Field(default=350, ge=32, le=8192)
+    # Index what a symlink in the notes points at outside the workspace (it would go into prompts).
+    follow_symlinks: bool = False
 
 
 class Settings(BaseModel):

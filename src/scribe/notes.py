@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,9 @@ class Note:
 _IgnoreRules = tuple[tuple[Path, pathspec.GitIgnoreSpec], ...]
 
 
-def discover_notes(paths: Iterable[Path], *, root: Path) -> Iterator[Path]:
+def discover_notes(
+    paths: Iterable[Path], *, root: Path, follow_symlinks: bool = False, on_skip: Callable[[Path, str], None] | None = None
+) -> Iterator[Path]:
     """Yield the note files under ``paths`` (absolute, each real file once), depth-first by name.
 
     Directories are walked recursively: ``.md``, ``.markdown`` and ``.txt`` files are taken; hidden
@@ -67,6 +69,11 @@ def discover_notes(paths: Iterable[Path], *, root: Path) -> Iterator[Path]:
     overriding shallower ones as in git, and those between ``root`` and a given directory apply
     too. Symlinked directories are followed once each, so a symlink loop ends the walk there.
 
+    A symlink (file or folder) met on the walk that points outside ``root`` is skipped, and
+    ``on_skip(path, reason)`` told, unless ``follow_symlinks``: what it points at goes into the
+    index and so into prompts, maybe to a model server elsewhere, and the author did not put it in
+    the workspace.
+
     A file named directly in ``paths`` is taken even if hidden or ignored (the user asked for it)
     as long as it has a note suffix and is text. Relative ``paths`` are relative to the cwd; a
     path that does not exist yields nothing (checking that the user's paths exist is the caller's).
@@ -74,16 +81,36 @@ def discover_notes(paths: Iterable[Path], *, root: Path) -> Iterator[Path]:
     root = root.absolute()
     visited_dirs: set[Path] = set()
     seen_files: set[tuple[int, int]] = set()
+    links = _Links(root.resolve(), follow_symlinks, on_skip)
     for given in paths:
         given = given.absolute()
         if given.is_dir():
-            yield from _walk(given, _inherited_rules(given, root), visited_dirs, seen_files)
+            yield from _walk(given, _inherited_rules(given, root), visited_dirs, seen_files, links)
         elif _is_note_file(given) and _first_sight(given, seen_files):
             yield given
 
 
+@dataclass(frozen=True)
+class _Links:
+    """Which symlinks the walk follows: those inside the workspace, or all when the author says so."""
+
+    root: Path  # resolved
+    follow_all: bool
+    on_skip: Callable[[Path, str], None] | None
+
+    def allowed(self, path: Path) -> bool:
+        if self.follow_all or not path.is_symlink():
+            return True
+        target = path.resolve()
+        if target.is_relative_to(self.root):
+            return True
+        if self.on_skip is not None:
+            self.on_skip(path, f"a link to {target}, outside the workspace (set follow_symlinks = true under [index] in scribe.toml to index it)")
+        return False
+
+
 def _walk(
-    directory: Path, rules: _IgnoreRules, visited_dirs: set[Path], seen_files: set[tuple[int, int]]
+    directory: Path, rules: _IgnoreRules, visited_dirs: set[Path], seen_files: set[tuple[int, int]], links: _Links
 ) -> Iterator[Path]:
     real = directory.resolve()
     if real in visited_dirs:
@@ -103,10 +130,10 @@ def _walk(
             is_dir = entry.is_dir()
         except OSError:  # e.g. a symlink pointing at itself
             continue
-        if _is_ignored(path, is_dir, rules):
+        if _is_ignored(path, is_dir, rules) or not links.allowed(path):
             continue
         if is_dir:
-            yield from _walk(path, rules, visited_dirs, seen_files)
+            yield from _walk(path, rules, visited_dirs, seen_files, links)
         elif _is_note_file(path) and _first_sight(path, seen_files):
             yield path
 

@@ -62,6 +62,7 @@ class SyncOptions:
     batch_size: int = 16
     chunk_tokens: int = 350
     rebuild: bool = False
+    follow_symlinks: bool = False  # links out of the workspace (`notes.discover_notes`)
 
 
 @dataclass(frozen=True)
@@ -311,7 +312,10 @@ class _Sync:
             return any(rel == s or (is_dir and (s == "." or rel.startswith(s + "/"))) for s, is_dir in scopes)
 
         found = []
-        for path in discover_notes(roots, root=self.root):
+        def skipped(path: Path, why: str) -> None:
+            self._warn(f"{_relative(path, self.root)}: {why}; skipped")
+
+        for path in discover_notes(roots, root=self.root, follow_symlinks=self.options.follow_symlinks, on_skip=skipped):
             rel = _relative(path, self.root)
             try:
                 stat = path.stat()

@@ -112,7 +112,7 @@ class WorkspaceIndex:
                 manifest = index.load_manifest()
             roots = [r for r in self._roots() if r.exists()]
             found = []
-            for path in discover_notes(roots, root=self.workspace.root):
+            for path in discover_notes(roots, root=self.workspace.root, follow_symlinks=self.workspace.settings.index.follow_symlinks):
                 try:
                     st = path.stat()
                 except OSError:
@@ -150,7 +150,7 @@ class WorkspaceIndex:
 
         settings = self.workspace.settings
         options = SyncOptions(embed_model=settings.embed_model, batch_size=settings.index.embed_batch_size,
-                              chunk_tokens=settings.index.chunk_tokens)
+                              chunk_tokens=settings.index.chunk_tokens, follow_symlinks=settings.index.follow_symlinks)
         roots = [r for r in self._roots() if r.exists()]
         if not roots:
             raise ScribeError(f"no notes folder to index ({', '.join(settings.index.notes)}); create it or set index.notes in scribe.toml")
