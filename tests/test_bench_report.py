@@ -308,3 +308,11 @@ def test_score_intervals_stay_honest_for_few_runs() -> None:
     assert many.high < 0.01
     half = mean_interval([0.0, 1.0] * 50)
     assert half.low < 0.5 < half.high and half.estimate == 0.5
+
+
+def test_a_replay_under_the_same_name_is_not_one_of_the_benchs_runs() -> None:
+    from scribe.bench.runner import bench_runs
+
+    item = _record("critique", OUTPUTS["critique"], meta={"bench": "b", "config": A, "repeat": 0})
+    replay = _record("critique", OUTPUTS["critique"], meta={"bench": "b", "config": A, "repeat": 0, "replay_of": 3})
+    assert bench_runs([item, replay], "b") == [item]

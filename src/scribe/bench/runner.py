@@ -118,8 +118,10 @@ def plan(specs: Sequence[ModelSpec], tasks: Sequence[str], drafts: Sequence[Draf
 
 
 def bench_runs(runs: Iterable[RunRecord], name: str) -> list[RunRecord]:
-    """This bench's finished contestant runs (no warm-ups, no judge calls)."""
-    return [r for r in runs if r.meta.bench == name and r.status == "ok" and r.task in TASKS and not r.meta.warmup]
+    """This bench's finished contestant runs (no warm-ups, no judge calls, no replays: a replay
+    written to the same --out name asks of other text and must not count as this bench's item)."""
+    return [r for r in runs if r.meta.bench == name and r.status == "ok" and r.task in TASKS and not r.meta.warmup
+            and r.meta.replay_of is None]
 
 
 def expand_section(draft: Draft) -> str | None:
