@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from scribe.bench.executor import Outcome, raise_if_unfinished, split_finished
+from scribe.bench.executor import raise_if_unfinished
 from scribe.bench.machine import machine
 from scribe.bench.replay import Judged
 from scribe.bench.report import build_report
-from scribe.bench.run import BenchEvents, BenchResult, describe_engine
+from scribe.bench.run import BenchEvents, BenchResult, describe_engine, run_items
 from scribe.bench.runner import BenchItem, BenchRunner, BenchSettings
 from scribe.chunking import first_heading
 from scribe.models import ModelServer
@@ -118,22 +118,7 @@ def run_replay(
     environment = RunMeta(engine=describe_engine(client), machine=machine(), command=command)
     runner = ReplayRunner(client, runlog, templates, settings, retrieve=retrieve, environment=environment)
     jobs = runner.jobs(plan_replay(specs, judged, repeats))
-    finished = runner.finished()
-    todo, _ = split_finished(jobs, finished, force=force)
-    if todo:
-        events.phase("warm-up", None)
-        runner.warm_up(specs)
-    events.phase("replay", len(todo))
-
-    def advance(outcome: Outcome[BenchItem, TaskResult]) -> None:
-        if outcome.status != "skipped":
-            events.advance()
-
-    execution = runner.run(jobs, finished=finished, force=force, on_outcome=advance)  # type: ignore[arg-type]
-    result = BenchResult(settings.name, len(todo), done=execution.count("done"), skipped=execution.count("skipped"),
-                         interrupted=execution.interrupted,
-                         failed=[f"{o.item.draft.rel_path} × {o.item.task} × {o.item.spec.label}: {o.error}"
-                                 for o in execution.outcomes if o.status == "failed"])
+    result = run_items(runner, jobs, specs, name=settings.name, phase="replay", force=force, events=events)
     if not result.interrupted:
         schema = templates["critique"].format
         result.files = build_report(runlog, out, critique_schema=schema, bench=result.name)  # type: ignore[arg-type]

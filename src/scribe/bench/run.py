@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from scribe.bench.executor import Outcome, split_finished
 from scribe.bench.judge import judge_bench
@@ -75,6 +76,28 @@ def describe_engine(client: ModelServer) -> EngineInfo:
     return EngineInfo("scribe engine" if ours else "Ollama", client.version(), client.host)
 
 
+def run_items(runner: BenchRunner, jobs: Sequence[Any], specs: Sequence[ModelSpec], *, name: str, phase: str,
+              force: bool, events: BenchEvents) -> BenchResult:
+    """The items not finished already, run after a warm-up of each configuration (none when nothing is
+    left to run), counted as the bench and the replay both report them."""
+    finished = runner.finished()
+    todo, _ = split_finished(jobs, finished, force=force)
+    if todo:
+        events.phase("warm-up", None)
+        runner.warm_up(specs)
+    events.phase(phase, len(todo))
+
+    def advance(outcome: Outcome[BenchItem, TaskResult]) -> None:
+        if outcome.status != "skipped":
+            events.advance()
+
+    execution = runner.run(jobs, finished=finished, force=force, on_outcome=advance)
+    return BenchResult(name, len(todo), done=execution.count("done"), skipped=execution.count("skipped"),
+                       interrupted=execution.interrupted,
+                       failed=[f"{o.item.draft.rel_path} × {o.item.task} × {o.item.spec.label}: {o.error}"
+                               for o in execution.outcomes if o.status == "failed"])
+
+
 def run_bench(
     client: ModelServer, runlog: RunLog, config: BenchConfig, *, retrieve: Retriever | None, out: Path, command: str,
     events: BenchEvents = BenchEvents(),
@@ -87,22 +110,7 @@ def run_bench(
     environment = RunMeta(engine=describe_engine(client), machine=machine(), command=command)
     runner = BenchRunner(client, runlog, config.templates, config.settings, retrieve=retrieve, environment=environment)
     jobs = runner.jobs(plan(specs, config.tasks, config.drafts, config.repeats))
-    finished = runner.finished()
-    todo, _ = split_finished(jobs, finished, force=config.force)
-    if todo:
-        events.phase("warm-up", None)
-        runner.warm_up(specs)
-    events.phase("bench", len(todo))
-
-    def advance(outcome: Outcome[BenchItem, TaskResult]) -> None:
-        if outcome.status != "skipped":
-            events.advance()
-
-    execution = runner.run(jobs, finished=finished, force=config.force, on_outcome=advance)
-    result = BenchResult(config.settings.name, len(todo), done=execution.count("done"), skipped=execution.count("skipped"),
-                         interrupted=execution.interrupted,
-                         failed=[f"{o.item.draft.rel_path} × {o.item.task} × {o.item.spec.label}: {o.error}"
-                                 for o in execution.outcomes if o.status == "failed"])
+    result = run_items(runner, jobs, specs, name=config.settings.name, phase="bench", force=config.force, events=events)
     if config.judge is not None and not result.interrupted:
         events.phase("judge", None)
         result.interrupted = not judge_bench(
