@@ -12,6 +12,7 @@ import json
 import statistics
 import subprocess
 import sys
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -280,7 +281,8 @@ def test_a_retried_critique_is_checked_once_on_the_output_the_author_saw(tmp_pat
 
 
 def test_judge_plan_renders_every_rubric_and_both_orders_of_each_pair() -> None:
-    from scribe.bench.judge import pending, plan_judging
+    from scribe.bench.executor import split_finished
+    from scribe.bench.judge import judged, judging_jobs, plan_judging
     from scribe.modelspec import parse_model_spec
     from scribe.prompts import find_templates
     from scribe.tasks import Draft
@@ -297,7 +299,10 @@ def test_judge_plan_renders_every_rubric_and_both_orders_of_each_pair() -> None:
         assert DRAFT.split("\n")[2] in messages[-1]["content"]
     pairs = [c for c in calls if c.task == "judge-pairwise:outline"]
     assert [(c.meta.order, c.values["output_a"] == OUTPUTS["outline"]) for c in pairs] == [("xy", True), ("yx", True)]
-    assert pending(calls, [], force=False) == calls
+    first = calls[0]
+    answered = replace(_record(first.task, "{}", meta=first.meta.to_json()), prompt_version=first.template.version)
+    todo, done = split_finished(judging_jobs(calls), judged([answered]), force=False)
+    assert [j.item for j in done] == [first] and [j.item for j in todo] == calls[1:]  # a rerun judges the rest only
 
 
 def test_score_intervals_stay_honest_for_few_runs() -> None:

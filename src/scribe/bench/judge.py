@@ -9,11 +9,13 @@ judgements already logged for the same runs, judge configuration and prompt vers
 from __future__ import annotations
 
 import itertools
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from scribe.bench.executor import Executor, HostPool, Job, Outcome, raise_if_unfinished, split_finished
 from scribe.calls import run_call
 from scribe.models import ModelServer
 from scribe.modelspec import ModelSpec
@@ -102,43 +104,42 @@ def plan_judging(
     return calls
 
 
-def pending(calls: Sequence[JudgeCall], logged: Sequence[RunRecord], *, force: bool) -> list[JudgeCall]:
-    """The calls not already answered in the log."""
-    if force:
-        return list(calls)
-    done = {_key_of(r) for r in logged if r.status == "ok" and r.task.startswith("judge")}
-    return [c for c in calls if c.key not in done]
+def judging_jobs(calls: Sequence[JudgeCall]) -> list[Job[JudgeCall]]:
+    """The calls as the executor takes them: keyed as `judged` keys the log, grouped by draft."""
+    return [Job(c, c.meta.draft_hash or "", c.key) for c in calls]
 
 
-def run_judging(
-    calls: Sequence[JudgeCall], client: ModelServer, runlog: RunLog, judge: ModelSpec,
-    *, on_call: Callable[[JudgeCall, str], None] = lambda _call, _status: None,
-) -> bool:
-    """Run the calls in order; returns False if Ctrl-C stopped them (what finished is logged)."""
-    try:
-        for call in calls:
-            t = call.template
-            request = CallRequest(
-                task=call.task, model=judge.name, messages=t.render(call.values), options={**t.options, **judge.options},
-                format=t.format, prompt_name=t.name, prompt_version=t.version, meta=call.meta,
-            )
-            _, result = run_call(client, runlog, request)
-            on_call(call, result.status)
-    except KeyboardInterrupt:
-        return False
-    return True
+def judged(logged: Sequence[RunRecord]) -> dict[tuple[Any, ...], None]:
+    """Keys of the judgements the log already holds."""
+    return {_key_of(r): None for r in logged if r.status == "ok" and r.task.startswith("judge")}
 
 
 def judge_bench(
     client: ModelServer, runlog: RunLog, judge: ModelSpec, templates: dict[str, PromptTemplate], drafts: Sequence[Draft],
     bench: str, *, force: bool, on_total: Callable[[int], None] = lambda _n: None,
-    on_call: Callable[[JudgeCall, str], None] = lambda _call, _status: None,
+    on_call: Callable[[], None] = lambda: None,
 ) -> bool:
-    """Judge everything a bench has logged for these drafts that is not judged yet; False if interrupted."""
+    """Judge everything a bench has logged for these drafts that is not judged yet, through the
+    bench's executor (resume by key, Ctrl-C stops the call in flight); False if interrupted."""
     from scribe.bench.runner import bench_runs
 
     logged = list(runlog.iter_all())
     calls = plan_judging(bench_runs(logged, bench), {d.hash: d for d in drafts}, templates, judge, bench)
-    todo = pending(calls, logged, force=force)
-    on_total(len(todo))
-    return run_judging(todo, client, runlog, judge, on_call=on_call)
+    jobs, finished = judging_jobs(calls), judged(logged)
+    on_total(len(split_finished(jobs, finished, force=force)[0]))
+
+    def work(call: JudgeCall, _host: str, cancel: threading.Event) -> None:
+        t = call.template
+        request = CallRequest(
+            task=call.task, model=judge.name, messages=t.render(call.values), options={**t.options, **judge.options},
+            format=t.format, prompt_name=t.name, prompt_version=t.version, meta=call.meta,
+        )
+        _, result = run_call(client, runlog, request, cancel=cancel)
+        raise_if_unfinished(result)
+
+    def advance(outcome: Outcome[JudgeCall, None]) -> None:
+        if outcome.status != "skipped":
+            on_call()
+
+    executor: Executor[JudgeCall, None] = Executor(work, HostPool([client.host]), on_outcome=advance)
+    return not executor.run(jobs, finished=finished, force=force).interrupted

@@ -115,7 +115,7 @@ def run_bench(
         events.phase("judge", None)
         result.interrupted = not judge_bench(
             client, runlog, config.judge, config.templates, config.drafts, result.name, force=config.force,
-            on_total=lambda n: events.phase("judge", n), on_call=lambda _call, _status: events.advance())
+            on_total=lambda n: events.phase("judge", n), on_call=events.advance)
     if not result.interrupted:
         schema = config.templates["critique"].format
         result.files = build_report(runlog, out, critique_schema=schema, bench=result.name)  # type: ignore[arg-type]
