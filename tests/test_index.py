@@ -389,8 +389,9 @@ def test_an_interrupted_index_recovers(workspace: Path, engine_stats: Callable[[
     assert 0 < committed < total
     assert set(state.manifest) <= state.chroma and set(state.manifest) <= state.fts  # what is committed is there
     assert (workspace / ".scribe" / "index.pending").exists()
-    for mode in ("keyword", "hybrid"):  # the index answers queries straight away
-        result = scribe("search", "item1", "--mode", mode, "--json", cwd=workspace)
+    word = f"item{int(min(state.manifest_files)[len('notes/n'):-len('.md')])}"  # a note committed before the kill
+    for mode in ("keyword", "hybrid"):  # the index answers queries straight away, about any committed note
+        result = scribe("search", word, "--mode", mode, "--json", cwd=workspace)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)
 
