@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -63,7 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(HOOKS_DIR), os.environ.get("PYTHONPATH")) if p)
 
 
-ENGINE_FIXTURES = frozenset({"session_engine", "engine_url", "engine_stats", "workspace", "indexed_notes", "indexed_workspace"})
+ENGINE_FIXTURES = frozenset({"session_engine", "engine_url", "engine_stats", "engine_requests", "workspace", "indexed_notes", "indexed_workspace"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -113,13 +114,13 @@ def settled(read, quiet_s: float = 0.5) -> dict[str, int]:  # type: ignore[no-un
 _ENGINE_LOGS: dict[int, Path] = {}
 
 
-def start_engine(tmp: Path, *extra: str, port: int = 0) -> tuple[subprocess.Popen[bytes], str]:
+def start_engine(tmp: Path, *extra: str, port: int = 0, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """Start `scribe serve` on a loopback port (0: a free one) as its own process; return it and its URL."""
     url_file = tmp / f"engine-{time.monotonic_ns()}.url"
     log = (tmp / (url_file.stem + ".log")).open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "scribe", "serve", "--port", str(port), "--url-file", str(url_file), *extra],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})},
     )
     _ENGINE_LOGS[proc.pid] = Path(log.name)
     deadline = time.monotonic() + 120
@@ -164,12 +165,22 @@ class SessionEngine:
     url: str
     tmp: Path
 
+    @property
+    def requests(self) -> Path:
+        """Where the engine appends each chat request it receives (SCRIBE_ENGINE_LOG_REQUESTS)."""
+        return self.tmp / "requests.jsonl"
+
+    @staticmethod
+    def start(tmp: Path, port: int = 0) -> tuple[subprocess.Popen[bytes], str]:
+        """The engine with its request log on, so a test can check what a client sent."""
+        return start_engine(tmp, port=port, env={"SCRIBE_ENGINE_LOG_REQUESTS": str(tmp / "requests.jsonl")})
+
     def restart_if_gone(self) -> str | None:
         """If the engine has exited: how it ended (for the failing test), after starting a new one."""
         if self.proc.poll() is None:
             return None
         report = engine_exit_report(self.proc)
-        self.proc, self.url = start_engine(self.tmp, port=urlsplit(self.url).port or 0)
+        self.proc, self.url = self.start(self.tmp, port=urlsplit(self.url).port or 0)
         return report
 
 
@@ -177,7 +188,7 @@ class SessionEngine:
 def session_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionEngine]:
     """The real engine, serving every bundled model, shared by the whole session."""
     tmp = tmp_path_factory.mktemp("engine")
-    engine = SessionEngine(*start_engine(tmp), tmp)
+    engine = SessionEngine(*SessionEngine.start(tmp), tmp)
     yield engine
     stop_engine(engine.proc)
 
@@ -201,6 +212,23 @@ def engine_stats(engine_url: str):  # type: ignore[no-untyped-def]
 
     def read() -> dict[str, int]:
         return httpx.get(f"{engine_url}/scribe/stats", timeout=5).json()
+
+    return read
+
+
+@pytest.fixture
+def engine_requests(session_engine: SessionEngine, engine_url: str):  # type: ignore[no-untyped-def]
+    """Read the chat and generate requests the session engine received since the test began,
+    exactly as clients sent them (the engine's request log)."""
+    log = session_engine.requests
+    start = log.stat().st_size if log.exists() else 0
+
+    def read() -> list[dict[str, Any]]:
+        if not log.exists():
+            return []
+        with log.open("rb") as handle:
+            handle.seek(start)
+            return [json.loads(line) for line in handle.read().splitlines() if line.strip()]
 
     return read
 

@@ -2,7 +2,9 @@
 this process, so CLI and app tests run scribe's real code paths (retrieval, prompts, JSON schemas,
 the run log) in milliseconds and without an engine, the way simonw/llm's tests use MockModel.
 
-It behaves like a small, obedient model: it lists a chat model and an embedding model, embeds by a
+It behaves like a small, obedient model: it lists a chat model and an embedding model (with the
+context length `context_length`, so tests can size prompts against a small one), pulls the models
+named in `pullable` (they are listed from then on) and refuses any other pull, embeds by a
 hashed bag of words (texts sharing words are near, so retrieval means something), and answers a
 chat with the next scripted `Reply`, or else with a valid instance of the requested JSON `format`
 schema (plain text without one), streamed in several chunks and closed with Ollama-like metrics.
@@ -20,7 +22,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +34,10 @@ from scribe.models import (
     CallMetrics,
     CallResult,
     Message,
+    ModelFacts,
     ModelInfo,
     OnToken,
+    PullProgress,
     pick_writer,
 )
 
@@ -85,9 +89,12 @@ class FakeModelServer:
     host: str = HOST
     chat_model: str = CHAT_MODEL
     embed_model: str = EMBED_MODEL
+    context_length: int = 32768
+    pullable: list[str] = field(default_factory=list)  # names a pull fetches; then listed as chat models
     chats: list[ChatRequest] = field(default_factory=list)
     embeds: list[list[str]] = field(default_factory=list)  # each embed request's texts
     _script: deque[Reply] = field(default_factory=deque, init=False, repr=False)
+    _pulled: list[str] = field(default_factory=list, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def script(self, *replies: Reply | str) -> None:
@@ -101,10 +108,34 @@ class FakeModelServer:
         return "0.0.0-fake"
 
     def list_models(self) -> list[ModelInfo]:
+        with self._lock:
+            pulled = list(self._pulled)
         return [
             ModelInfo(self.chat_model, 1_000_000, _digest(self.chat_model), "fake", "1B", "F16", None),
             ModelInfo(self.embed_model, 50_000, _digest(self.embed_model), "bert", "22M", "F16", None),
+            *(ModelInfo(name, 1_000_000, _digest(name), "fake", "1B", "F16", None) for name in pulled),
         ]
+
+    def show(self, model: str) -> ModelFacts:
+        self._check_model(model, chat=False)
+        if model == self.embed_model:
+            return ModelFacts(model, 512, ("embedding",))
+        return ModelFacts(model, self.context_length, ("completion",))
+
+    def pull(self, model: str) -> Iterator[PullProgress]:
+        """Ollama's stream for a model it has to fetch: the manifest, one layer in two steps, success."""
+        yield PullProgress("pulling manifest")
+        if model not in self.pullable and model not in (m.name for m in self.list_models()):
+            raise ModelRequestError(f"{self.host} cannot pull '{model}': pull model manifest: file does not exist")
+        digest = f"sha256:{_digest(model)}"
+        for completed in (400_000, 1_000_000):
+            yield PullProgress(f"pulling {digest[7:19]}", digest, 1_000_000, completed)
+        with self._lock:
+            if model not in self._pulled and model in self.pullable:
+                self._pulled.append(model)
+        yield PullProgress("verifying sha256 digest")
+        yield PullProgress("writing manifest")
+        yield PullProgress("success")
 
     def digest(self, model: str) -> str | None:
         return next((m.digest for m in self.list_models() if m.name == model), None)
@@ -149,7 +180,7 @@ class FakeModelServer:
         names = [m.name for m in self.list_models()]
         if model not in names:
             raise ModelNotFound(f"model '{model}' is not on {self.host} (it has: {', '.join(names)}); "
-                                f"run `ollama pull {model}` or pick one with --model")
+                                f"run `scribe pull {model}` or pick one with --model")
         if chat and model == self.embed_model:
             raise ModelRequestError(f"{self.host} refused the request: {model} does not support chat")
 

@@ -80,7 +80,7 @@ def test_unknown_model_is_one_line_with_the_fix(workspace: Path) -> None:
     assert out.returncode == 1
     assert "Traceback" not in out.stderr
     lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(" ".join(lines)) < 400 and "ollama pull mystery:7b" in out.stderr
+    assert len(" ".join(lines)) < 400 and "scribe pull mystery:7b" in out.stderr
     (run,) = json.loads(run_scribe("log", "--json", cwd=workspace).stdout)
     assert run["status"] == "failed" and "mystery:7b" in run["error"]
 

@@ -190,7 +190,7 @@ def test_ctrl_c_mid_stream_says_what_is_kept_and_logs_the_run_cancelled(fake_wor
 
 def test_a_refused_or_unknown_model_is_one_line_with_the_fix(fake_workspace: Path, fake_server: FakeModelServer) -> None:
     missing = one_line_error(scribe(fake_workspace, "ask", "hi", "--model", "mystery:7b"))
-    assert "model 'mystery:7b' is not on" in missing and "ollama pull mystery:7b" in missing
+    assert "model 'mystery:7b' is not on" in missing and "scribe pull mystery:7b" in missing
     fake_server.script(Reply(refuse="num_ctx must be positive"))
     refused = one_line_error(scribe(fake_workspace, "ask", "hi", "--num-predict", "4"))
     assert refused == f"error: {HOST} refused the request: num_ctx must be positive"

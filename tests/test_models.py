@@ -71,7 +71,7 @@ def test_unreachable_host_names_it_and_the_fix() -> None:
 def test_unknown_model_lists_models_and_suggests_pull(engine_url: str) -> None:
     with pytest.raises(ModelNotFound) as info:
         ModelClient(engine_url).stream_chat("llama9:70b", MESSAGES)
-    assert "gemma3:270m" in str(info.value) and "ollama pull llama9:70b" in str(info.value)
+    assert "gemma3:270m" in str(info.value) and "scribe pull llama9:70b" in str(info.value)
     with pytest.raises(ModelNotFound):
         ModelClient(engine_url).embed("llama9:70b", ["x"])
 

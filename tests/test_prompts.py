@@ -16,7 +16,8 @@ def test_packaged_templates_load_with_versions() -> None:
     assert {"outline", "critique", "expand", "judge-pairwise"} <= set(templates)
     critique = templates["critique"]
     assert critique.output == "json" and critique.format["required"] == ["summary", "issues"]
-    assert len(critique.version) == 12 and critique.options["num_ctx"] == 8192
+    assert len(critique.version) == 12 and critique.options["num_predict"] == 1024
+    assert "num_ctx" not in critique.options  # scribe sizes it per call
     assert "draft" in critique.variables
 
 

@@ -656,7 +656,7 @@ def test_missing_model_is_a_notification_naming_the_fix(workspace: Path) -> None
             assert "nope:1b" in str(app.main.status.query_one("#model-status").render())  # remembered
             await finish_task(pilot, app, "f2")
             messages = [n.message for n in app._notifications]
-            assert any("'nope:1b' is not on" in m and "ollama pull nope:1b" in m for m in messages), messages
+            assert any("'nope:1b' is not on" in m and "scribe pull nope:1b" in m for m in messages), messages
             assert app.is_running
 
     run(scenario)

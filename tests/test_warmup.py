@@ -52,7 +52,8 @@ def test_the_warm_up_is_the_outlines_whole_prompt_and_the_critique_shares_its_st
     assert request is not None
     outline, critique = (prepare(t, TaskInput(t.name, draft), retrieve) for t in templates)
     assert request.messages == outline.messages
-    assert request.options["num_predict"] == 1 and request.options["num_ctx"] == 8192
+    assert request.options["num_predict"] == 1
+    assert request.options["num_ctx"] == max(outline.options["num_ctx"], critique.options["num_ctx"])
     shared = shared_prefix([outline.messages, critique.messages])
     assert shared is not None and shared[0] == critique.messages[0]
     assert body.strip().splitlines()[-1] in shared[1]["content"] and hits[0].text in shared[1]["content"]

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from scribe.bench.executor import Executor, HostPool, Job, Outcome, raise_if_unfinished
+from scribe.config import DEFAULT_MAX_NUM_CTX
 from scribe.errors import ScribeError
 from scribe.files import atomic_write
 from scribe.grounding import Hit
@@ -40,6 +41,7 @@ from scribe.tasks import (
     Retriever,
     TaskInput,
     TaskResult,
+    context_limits,
     execute,
     load_draft,
     prepare,
@@ -111,8 +113,10 @@ class BatchRun:
         jobs: int = 2,
         force: bool = False,
         on_item: Callable[[ItemOutcome], None] = lambda _: None,
+        max_num_ctx: int = DEFAULT_MAX_NUM_CTX,
     ) -> None:
         self.template, self.pool, self.runlog, self.out_dir = template, pool, runlog, out_dir
+        self.max_num_ctx = max_num_ctx
         self.retrieve_with, self.jobs, self.force, self.on_item = retrieve_with, max(1, jobs), force, on_item
         self.clients = {host: open_server(host) for host in pool.hosts}
         self.interrupted = False
@@ -140,7 +144,8 @@ class BatchRun:
                         return self._hits[(draft_key, query, k)]
 
                 inp = TaskInput(task=self.template.name, draft=item.draft)
-                self._prepared[key] = prepare(self.template, inp, retriever, options=item.spec.options)
+                self._prepared[key] = prepare(self.template, inp, retriever, options=item.spec.options,
+                                              limits=context_limits(client, item.spec.name, self.max_num_ctx))
             return self._prepared[key]
 
     def run_item(self, item: BatchItem, host: str, cancel: threading.Event) -> Record:

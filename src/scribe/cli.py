@@ -255,47 +255,91 @@ def _clock(iso: str | None) -> str:
 
 @app.command()
 def ask(
-    prompt: Annotated[str, typer.Argument(help="What to ask the model.")],
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model name (default from config).", show_default=False)] = None,
-    system: Annotated[Optional[str], typer.Option(help="A system message.", show_default=False)] = None,
+    prompt: Annotated[str, typer.Argument(help="What to ask the model (with -c/--cid/--run: the follow-up).")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model name (default from config; a follow-up: the conversation's).", show_default=False)] = None,
+    system: Annotated[Optional[str], typer.Option(help="A system message (a new conversation only).", show_default=False)] = None,
     temperature: Annotated[Optional[float], typer.Option(help="Sampling temperature.", show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Sampling seed, for repeatable output.", show_default=False)] = None,
-    num_predict: Annotated[int, typer.Option(help="Most tokens to generate.")] = 256,
+    num_predict: Annotated[Optional[int], typer.Option(help="Most tokens to generate (default 256; a follow-up: the conversation's).", show_default=False)] = None,
+    cont: Annotated[bool, typer.Option("--continue", "-c", help="Follow up on the latest conversation (any task's result, or an ask).")] = False,
+    cid: Annotated[Optional[str], typer.Option("--cid", help="Follow up on this conversation (its id, or the start of it).", show_default=False)] = None,
+    from_turn: Annotated[Optional[int], typer.Option("--from-turn", help="With -c or --cid: fork a new conversation after this turn; the original stays as it was.", show_default=False)] = None,
+    run: Annotated[Optional[int], typer.Option("--run", help="Follow up on this run (an id from `scribe log`), forking if it is not its conversation's last turn.", show_default=False)] = None,
     as_json: JsonOpt = False,
     host: HostOpt = None,
     engine: EngineOpt = None,
 ) -> None:
-    """Stream a free-form answer from a model, logged in the run log like every call."""
+    """Stream a free-form answer from a model, logged in the run log like every call.
+
+    Every answer, and every task's result, starts a conversation: `scribe ask -c "shorter"` follows
+    up on the latest one, with the earlier turns (the task's prompt, draft and sources included) as
+    history; `--cid ID` picks one, `--from-turn N` forks after turn N. `scribe log conversations` lists them.
+    """
     from dataclasses import asdict
 
-    from scribe.calls import run_call
-    from scribe.runlog import CallRequest, RunLog
-    from scribe.runmeta import RunMeta
+    from scribe.runlog import RunLog
 
+    if from_turn is not None and not (cont or cid):
+        raise ScribeError("--from-turn forks a conversation: give it with -c or --cid ID")
+    if sum((cont, cid is not None, run is not None)) > 1:
+        raise ScribeError("give one of -c, --cid and --run: each names the conversation to follow up on")
+    following = cont or cid is not None or run is not None
+    if following and system is not None:
+        raise ScribeError("--system starts a conversation; a follow-up keeps the conversation's own")
     ws = _workspace()
     client = _client(ws, host, engine)
-    options: dict[str, Any] = {"num_predict": num_predict}
-    if temperature is not None:
-        options["temperature"] = temperature
-    if seed is not None:
-        options["seed"] = seed
-    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
-    request = CallRequest(task="ask", model=model or _writer(ws, client), messages=messages, options=options,
-                          meta=RunMeta(via="cli"))
+    options: dict[str, Any] = {k: v for k, v in (("num_predict", num_predict), ("temperature", temperature), ("seed", seed)) if v is not None}
     echo = None if as_json else _echo(sys.stdout)
     with RunLog(ws.ensure_state_dir() / "runs.sqlite") as runlog:
-        run_id, result = run_call(client, runlog, request, on_token=echo)
+        if following:
+            run_id, result = _follow_up(client, runlog, prompt, cont=cont, cid=cid, run=run, from_turn=from_turn,
+                                        model=model, options=options, max_num_ctx=ws.settings.max_num_ctx, echo=echo)
+        else:
+            run_id, result = _ask(client, runlog, prompt, model=model or _writer(ws, client), system=system,
+                                  options={"num_predict": 256, **options}, echo=echo)
+        logged = runlog.get(run_id)
+    assert logged is not None
     if as_json:
-        _print_json({"run_id": run_id, "model": result.model, "host": result.host, "status": result.status,
+        _print_json({"run_id": run_id, "conversation_id": logged.conversation_id, "turn": logged.turn,
+                     "model": result.model, "host": result.host, "status": result.status,
                      "error": result.error, "text": result.text, **asdict(result.log_values())})
     else:
         print()
-        _stderr(f"[dim]{_summary(run_id, result)}[/dim]")
+        _stderr(f"[dim]{_summary(run_id, result, logged)}[/dim]")
     if result.status != "ok":
         raise ScribeError(f"run {run_id} {result.status}: {result.error} (partial output kept in the run log)")
 
 
-def _summary(run_id: int, result: Any) -> str:
+def _ask(client: Any, runlog: Any, prompt: str, *, model: str, system: str | None, options: dict[str, Any],
+         echo: Callable[[str], None] | None) -> tuple[int, Any]:
+    from scribe.calls import run_call
+    from scribe.runlog import CallRequest
+    from scribe.runmeta import RunMeta
+
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+    request = CallRequest(task="ask", model=model, messages=messages, options=options, meta=RunMeta(via="cli"))
+    return run_call(client, runlog, request, on_token=echo)
+
+
+def _follow_up(client: Any, runlog: Any, text: str, *, cont: bool, cid: str | None, run: int | None,
+               from_turn: int | None, model: str | None, options: dict[str, Any], max_num_ctx: int,
+               echo: Callable[[str], None] | None) -> tuple[int, Any]:
+    """A follow-up on the conversation that -c (the latest), --cid or --run names."""
+    from scribe import conversations
+    from scribe.runmeta import RunMeta
+
+    target: str | int | None = run if run is not None else cid
+    if cont:
+        target = conversations.latest(runlog)
+        if target is None:
+            raise ScribeError("no conversation to continue yet; ask something first (scribe ask \"...\") or run a task")
+    assert target is not None
+    return conversations.follow_up(client, runlog, target, text, from_turn=from_turn, model=model, options=options or None,
+                                   meta=RunMeta(via="cli"), max_num_ctx=max_num_ctx, on_token=echo)
+
+
+def _summary(run_id: int, result: Any, run: Any = None) -> str:
+    """The line after a call: its run, its conversation (to continue it), the model and its speed."""
     m = result.metrics
     parts = [f"run {run_id}", result.model]
     if m.ttft_ms is not None:
@@ -304,6 +348,8 @@ def _summary(run_id: int, result: Any) -> str:
         parts.append(f"{m.eval_tps:.1f} tok/s")
     if m.eval_count is not None:
         parts.append(f"{m.eval_count} tokens")
+    if run is not None and run.conversation_id:
+        parts.append(f"conversation {run.conversation_id}" + (f" turn {run.turn}" if (run.turn or 1) > 1 else ""))
     return " · ".join(parts)
 
 
@@ -313,14 +359,19 @@ def log_list(
     n: Annotated[int, typer.Option("-n", help="How many runs to show.")] = 20,
     model: Annotated[Optional[str], typer.Option(help="Only this model.", show_default=False)] = None,
     task: Annotated[Optional[str], typer.Option(help="Only this task.", show_default=False)] = None,
+    conversation: Annotated[Optional[str], typer.Option("--conversation", help="Show this conversation turn by turn instead (its id, or the start of it).", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List recent model calls, newest first. `scribe log show ID` prints one in full."""
+    """List recent model calls, newest first. `scribe log show ID` prints one in full,
+    `scribe log conversations` lists the conversations, `--conversation ID` shows one."""
     if ctx.invoked_subcommand is not None:
         return
     from scribe.runlog import RunLog
 
     ws = _workspace()
+    if conversation is not None:
+        _show_conversation(ws, conversation, as_json)
+        return
     with RunLog(ws.runlog_path) as runlog:
         runs = runlog.recent(n, model=model, task=task)
     if as_json:
@@ -338,6 +389,65 @@ def log_list(
             str(run.eval_count) if run.eval_count is not None else "-",
         )
     Console().print(table if runs else "no runs logged yet; try: scribe ask \"hello\"")
+
+
+def _show_conversation(ws: Any, conversation_id: str, as_json: bool) -> None:
+    """One conversation, turn by turn: what was asked and what came back."""
+    from dataclasses import asdict
+
+    from scribe import conversations
+    from scribe.runlog import RunLog
+
+    with RunLog(ws.runlog_path) as runlog:
+        turns = conversations.turns(runlog, conversation_id)
+    if as_json:
+        _print_json([asdict(turn) for turn in turns])
+        return
+    for turn in turns:
+        state = turn.status + (" (cut off)" if turn.cut_off else "")
+        print(f"── turn {turn.turn} · run {turn.run_id} · {turn.task} · {turn.model} · {state} · {turn.started_at[:19].replace('T', ' ')}")
+        if turn.asked != turn.task:
+            print("> " + turn.asked.replace("\n", "\n> "))
+        print(turn.output_text.rstrip() + "\n")
+    last = turns[-1]
+    _stderr(f"[dim]continue with: scribe ask --cid {last.conversation_id} \"...\"[/dim]")
+
+
+@log_app.command("conversations")
+def log_conversations(
+    draft: Annotated[Optional[Path], typer.Option("--draft", "-d", help="Only conversations about this draft.", show_default=False)] = None,
+    n: Annotated[int, typer.Option("-n", help="How many conversations to show.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """List conversations, the newest activity first: every task's result and every ask starts one,
+    and `scribe ask -c`, `--cid ID` or the app's follow-ups add turns. Bench runs are left out."""
+    import os
+    from dataclasses import asdict
+
+    from scribe import conversations
+    from scribe.runlog import RunLog
+
+    ws = _workspace()
+    about = Path(os.path.relpath(draft.absolute(), ws.root.absolute())).as_posix() if draft else None
+    with RunLog(ws.runlog_path) as runlog:
+        found = conversations.conversations(runlog, draft=about, limit=n)
+    if as_json:
+        _print_json([asdict(c) for c in found])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None)
+    table.add_column("id", no_wrap=True, min_width=12)  # the id is what the author copies: never cut
+    for name in ("turns", "task", "model", "draft"):
+        table.add_column(name)
+    table.add_column("last (UTC)", no_wrap=True)
+    table.add_column("begins", ratio=1)
+    for c in found:
+        fork = f", fork of {c.forked_from[0]} turn {c.forked_from[1]}" if c.forked_from else ""
+        table.add_row(c.id, str(c.turns), c.task + fork, c.model, c.draft_path or "-",
+                      c.last_at[5:16].replace("T", " "), _escape(c.first_words))
+    Console().print(table if found else "no conversations yet; try: scribe ask \"hello\", then scribe ask -c \"and then?\"")
 
 
 @log_app.command("show")
@@ -359,6 +469,7 @@ def log_show(
     fields = [
         ("run", run.id), ("started", run.started_at), ("task", run.task), ("model", run.model),
         ("digest", run.model_digest), ("host", run.host), ("status", run.status), ("error", run.error),
+        ("conversation", f"{run.conversation_id} turn {run.turn}" if run.conversation_id else None),
         ("prompt", f"{run.prompt_name} {run.prompt_version}" if run.prompt_name else None),
         ("options", json.dumps(run.options) if run.options else None),
         ("TTFT (client)", f"{run.ttft_ms:.1f} ms" if run.ttft_ms is not None else None),
@@ -388,21 +499,87 @@ def _count_ms(count: int | None, ns: int | None, tps: float | None) -> str | Non
 
 @app.command()
 def models(as_json: JsonOpt = False, host: HostOpt = None, engine: EngineOpt = None) -> None:
-    """List the models the model server has, with size and family."""
+    """List the models the model server has: size, family, whether each chats (writes) or embeds
+    (indexes notes), and the context it was trained for, which bounds the num_ctx scribe sizes.
+
+    `--json` gives each model's fields with `chats`, `embeds` and `context_length`."""
     ws = _workspace()
     client = _client(ws, host, engine)
-    listed = client.list_models()
+    listed = [(m, _facts(client, m.name)) for m in client.list_models()]
     if as_json:
-        _print_json([m.__dict__ for m in listed])
+        _print_json([{**m.__dict__, "chats": f and f.chats, "embeds": f and f.embeds, "context_length": f and f.context_length}
+                     for m, f in listed])
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("name", "size", "family", "parameters", "quantization", box=None)
-    for m in listed:
-        table.add_row(m.name, f"{m.size / 1e6:.0f} MB", m.family or "-", m.parameter_size or "-", m.quantization or "-")
+    table = Table("name", "size", "family", "parameters", "quantization", "does", "context", box=None)
+    for m, f in listed:
+        does = ", ".join(word for word, able in (("chat", f.chats), ("embed", f.embeds)) if able) if f else "-"
+        table.add_row(m.name, f"{m.size / 1e6:.0f} MB", m.family or "-", m.parameter_size or "-", m.quantization or "-",
+                      does, f"{f.context_length:,}" if f and f.context_length else "-")
     Console().print(table)
     _stderr(f"[dim]from {client.host}[/dim]")
+
+
+def _facts(client: ModelServer, name: str) -> Any:
+    """What `/api/show` says of a listed model, or None if the server will not say (the listing goes on)."""
+    try:
+        return client.show(name)
+    except ScribeError:
+        return None
+
+
+@app.command()
+def pull(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The model, as the server names it, e.g. qwen2.5-coder:1.5b.")],
+    as_json: JsonOpt = False,
+    host: HostOpt = None,
+    engine: EngineOpt = None,
+) -> None:
+    """Fetch a model onto the model server, with a progress bar (as `ollama pull`).
+
+    Against Ollama it downloads the model. scribe's engine serves the models its installed
+    packages bring: it answers at once for one of those, and for another says which package or
+    pip extra provides it. `--json` prints only the final status: `{"model", "host", "status",
+    "digest"}`.
+    """
+    ws = _workspace()
+    client = _client(ws, host, engine)
+    last = _pull_with_bar(client, name, shown=not as_json)
+    if last is None or last.status != "success":
+        said = f" (last status: {last.status})" if last is not None else ""
+        raise ScribeError(f"the pull of '{name}' from {client.host} ended before it succeeded{said}; run it again")
+    if as_json:
+        _print_json({"model": name, "host": client.host, "status": last.status, "digest": client.digest(name)})
+    else:
+        _stderr(f"[dim]{_escape(name)} is on {client.host}[/dim]")
+
+
+def _pull_with_bar(client: ModelServer, name: str, *, shown: bool) -> Any:
+    """Run a pull to its end, on stderr: at a terminal a bar for each layer as it comes in, and
+    every other status as a line (elsewhere each layer is a line too, with its size). Returns the
+    last progress line (None if the server sent none)."""
+    from rich.console import Console
+    from rich.filesize import decimal
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    console = Console(stderr=True, highlight=False)
+    drawn = shown and console.is_terminal
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    last, said = None, None
+    with Progress(*columns, console=console, disable=not drawn) as bar:
+        layers: dict[str, Any] = {}
+        for last in client.pull(name):
+            if drawn and last.digest and last.total:
+                if last.digest not in layers:
+                    layers[last.digest] = bar.add_task(last.status, total=last.total)
+                bar.update(layers[last.digest], completed=last.completed or 0)
+            elif shown and last.status != said:
+                size = f" ({decimal(last.total)})" if last.total else ""
+                console.print(f"[dim]{_escape(last.status)}{size}[/dim]")
+            said = last.status
+    return last
 
 
 @app.command()
@@ -567,7 +744,7 @@ def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, s
     from scribe.modelspec import parse_model_spec
     from scribe.prompts import get_template
     from scribe.runmeta import RunMeta
-    from scribe.tasks import TaskInput, execute, load_draft, prepare
+    from scribe.tasks import TaskInput, context_limits, execute, load_draft, prepare
 
     ws = _workspace()
     given = parse_model_spec(model[0]) if model else None  # a bad --model fails before any server starts
@@ -583,12 +760,14 @@ def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, s
     patch = None
     with _task_session(ws, host, engine, k) as (client, runlog, retrieval):
         spec = given or parse_model_spec(_writer(ws, client))
-        prepared = prepare(template, inp, retrieval.using(client) if retrieval else None, options=spec.options)
+        prepared = prepare(template, inp, retrieval.using(client) if retrieval else None, options=spec.options,
+                           limits=context_limits(client, spec.name, ws.settings.max_num_ctx))
         result = execute(prepared, client, runlog, model=spec.name, meta=RunMeta(via="cli"), on_token=echo)
         if diff and draft is not None and result.call.status == "ok":
             patch = _run_patch(runlog, result.run_id, draft)
+        logged = runlog.get(result.run_id)
     if as_json:
-        _print_json({**result.to_dict(), **({"diff": patch} if diff else {})})
+        _print_json({**result.to_dict(), "conversation_id": logged.conversation_id, **({"diff": patch} if diff else {})})
     else:
         print(file=sys.stderr if to_stderr else sys.stdout)
         if patch:
@@ -599,7 +778,7 @@ def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, s
             print(result.output)
         for s in result.sources:
             _stderr(f"[dim][{s.number}] {s.path} — {s.heading_path}{' (cut)' if s.truncated else ''}[/dim]")
-        _stderr(f"[dim]{_summary(result.run_id, result.call)}[/dim]")
+        _stderr(f"[dim]{_summary(result.run_id, result.call, logged)}[/dim]")
     if out is not None:
         if out.exists():
             _stderr(f"[dim]kept the previous {out.name} as {backup(out).name}[/dim]")
@@ -745,7 +924,7 @@ def _critique_batch(drafts: list[Path], *, model: list[str] | None, k: int, as_j
         with _progress_bar() as bar:
             row = bar.add_task("critique", total=len(items))
             run = BatchRun(template, HostPool(hosts or [client.host]), runlog, out, retrieve_with=retrieval.using if retrieval else None,
-                           jobs=jobs, force=force, on_item=lambda _: bar.advance(row))
+                           jobs=jobs, force=force, on_item=lambda _: bar.advance(row), max_num_ctx=ws.settings.max_num_ctx)
             outcomes = run.run(items)
     summary = write_summary(out, outcomes)
     rows = [summary_row(o) for o in outcomes]
@@ -916,7 +1095,8 @@ def bench(
 
     ws = _workspace()
     given = [parse_model_spec(m) for m in model or []]
-    settings = BenchSettings(out.name, sections=sections, words=words, k=k, options=load_options_file(options_file) if options_file else {})
+    settings = BenchSettings(out.name, sections=sections, words=words, k=k, options=load_options_file(options_file) if options_file else {},
+                             max_num_ctx=ws.settings.max_num_ctx)
     if replay:
         if judge:
             raise ScribeError("--judge does not go with --replay: a replay is measured by your own verdicts in review")

@@ -22,6 +22,11 @@ DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 # The writers scribe knows, best first: with no `model` set, tasks use the first the server has.
 WRITERS = ("qwen2.5-coder:1.5b", "qwen2.5-coder:0.5b", "gemma3:270m")
 DEFAULT_EMBED_MODEL = "all-minilm"
+# The largest context scribe sizes a call to (it asks for less when the prompt is shorter). 16,384
+# tokens take a draft of up to about 9,800 words with the packaged templates; the KV cache of such a
+# context is 448 MiB for the 1.5B writer (28 layers x K and V x 2 heads x 128 x 2 bytes = 28 KiB a
+# token) and 192 MiB for the 0.5B (benchmarks/num_ctx_memory.py: +98 MB RSS from 8,192 to 16,384).
+DEFAULT_MAX_NUM_CTX = 16384
 
 EngineMode = Literal["auto", "ollama", "embedded"]
 
@@ -46,6 +51,7 @@ class Settings(BaseModel):
     ollama_host: str = DEFAULT_OLLAMA_HOST
     model: str | None = None  # None: the best of WRITERS the model server has
     embed_model: str = DEFAULT_EMBED_MODEL
+    max_num_ctx: int = Field(default=DEFAULT_MAX_NUM_CTX, ge=512)  # the context a call may grow to (memory)
     warn_remote_host: bool = True
     index: IndexSettings = Field(default_factory=IndexSettings)
 

@@ -2,7 +2,8 @@
 
 `ModelServer` is what the rest of scribe asks of a model server; `open_server(host)` gives the one
 registered for the host's URL scheme. `ModelClient` is the real one (http and https): it streams
-chat, embeds in batches, lists models, clocks time to first token on the client side, keeps
+chat, embeds in batches, lists models and what each can do (`show`: its context length, chat or
+embeddings), pulls models with their progress, clocks time to first token on the client side, keeps
 Ollama's own metrics, and turns every failure into a `ScribeError` the user can act on. The same
 code serves a real Ollama and scribe's own engine. Another implementation (the tests' fake) is
 registered under a scheme of its own with `register_server`, so the CLI and the app reach it
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -93,6 +94,48 @@ class ModelInfo:
 EMBEDDING_FAMILIES = ("bert", "nomic-bert", "jina-bert-v2")
 
 
+@dataclass(frozen=True)
+class ModelFacts:
+    """What `/api/show` says of a model that scribe acts on: the context it was trained for (None:
+    not reported) and what it can do, in Ollama's words ("completion" chats, "embedding" embeds)."""
+
+    name: str
+    context_length: int | None
+    capabilities: tuple[str, ...]
+
+    @property
+    def chats(self) -> bool:
+        return "completion" in self.capabilities
+
+    @property
+    def embeds(self) -> bool:
+        return "embedding" in self.capabilities
+
+
+def model_facts(name: str, model_info: Mapping[str, Any] | None, capabilities: Sequence[str] | None,
+                family: str | None) -> ModelFacts:
+    """The facts in a `/api/show` reply. The context length is `<architecture>.context_length` in
+    `model_info`, from the GGUF, as Ollama and scribe's engine report it. Older Ollama releases list
+    no capabilities: then an embedding family embeds and any other model chats."""
+    info = model_info or {}
+    arch = info.get("general.architecture") or family
+    length = info.get(f"{arch}.context_length")
+    if not capabilities:
+        capabilities = ("embedding",) if (family or arch) in EMBEDDING_FAMILIES else ("completion",)
+    return ModelFacts(name, int(length) if isinstance(length, (int, float)) and length > 0 else None, tuple(capabilities))
+
+
+@dataclass(frozen=True)
+class PullProgress:
+    """One line of a pull as Ollama streams it: a status ("pulling manifest", "success"), and while a
+    layer comes in, its digest and bytes completed of total."""
+
+    status: str
+    digest: str | None = None
+    total: int | None = None
+    completed: int | None = None
+
+
 def writers(models: Sequence[ModelInfo]) -> list[ModelInfo]:
     """The models that can write: not an embedding-only family or name."""
     return [m for m in models if (m.family or "") not in EMBEDDING_FAMILIES and "embed" not in m.name]
@@ -138,6 +181,10 @@ class ModelServer(Protocol):
     def digest(self, model: str) -> str | None: ...
 
     def default_writer(self) -> str: ...
+
+    def show(self, model: str) -> ModelFacts: ...
+
+    def pull(self, model: str) -> Iterator[PullProgress]: ...
 
     def stream_chat(
         self,
@@ -198,6 +245,7 @@ class ModelClient:
         self._timeout = timeout
         self._client = ollama.Client(host=host, timeout=timeout)
         self._digests: dict[str, str] = {}
+        self._facts: dict[tuple[str, str | None], ModelFacts] = {}
 
     def _unreachable(self) -> HostUnreachable:
         return HostUnreachable(f"no model server answers at {self.host}: {START_HINT}")
@@ -222,7 +270,7 @@ class ModelClient:
         have = ", ".join(names) if names else "none"
         return ModelNotFound(
             f"model '{model}' is not on {self.host} (it has: {have}); "
-            f"run `ollama pull {model}` or pick one with --model"
+            f"run `scribe pull {model}` or pick one with --model"
         )
 
     def version(self) -> str:
@@ -268,6 +316,35 @@ class ModelClient:
         if model not in self._digests:
             self.list_models()
         return self._digests.get(model) or self._digests.get(f"{model}:latest")
+
+    def show(self, model: str) -> ModelFacts:
+        """The model's context length and capabilities, asked once per model and digest: a model
+        pulled again under the same name may be another model."""
+        key = (model, self.digest(model))
+        if key not in self._facts:
+            try:
+                shown = self._client.show(model)
+            except Exception as exc:
+                raise self._translate(exc, model) from exc
+            family = shown.details.family if shown.details else None
+            self._facts[key] = model_facts(model, shown.modelinfo, shown.capabilities, family)
+        return self._facts[key]
+
+    def pull(self, model: str) -> Iterator[PullProgress]:
+        """Fetch `model` onto the server, yielding its progress as the server streams it; the last
+        line says "success". A server that cannot pull it raises `ModelRequestError` with its own
+        words (scribe's engine names the package or pip extra that provides the model)."""
+        try:
+            for line in self._client.pull(model, stream=True):
+                yield PullProgress(line.status or "", line.digest, line.total, line.completed)
+        except Exception as exc:
+            import ollama
+
+            if isinstance(exc, ollama.ResponseError):
+                raise ModelRequestError(f"{self.host} cannot pull '{model}': {exc.error}") from exc
+            raise self._translate(exc) from exc
+        finally:
+            self._digests.pop(model, None)  # listed afresh next time: the pull may have changed it
 
     def stream_chat(
         self,

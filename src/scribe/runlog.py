@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -108,7 +109,19 @@ def _m004_decisions(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX decisions_run ON decisions(run_id)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_runs, _m002_preferences, _m003_drafts, _m004_decisions]
+def _m005_conversations(db: sqlite3.Connection) -> None:
+    """Conversations (scribe.conversations): every run is a turn of one. `parent_run_id` is the run a
+    follow-up continues (a fork's first turn names a run of another conversation), and
+    `turn_messages` the JSON messages the run added: a first turn's whole prompt, a follow-up's user
+    message. Runs logged before have none of these; a follow-up on one gives it an id then."""
+    for column in ("conversation_id TEXT", "turn INTEGER", "parent_run_id INTEGER REFERENCES runs(id)", "turn_messages TEXT"):
+        db.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+    db.execute("CREATE UNIQUE INDEX runs_conversation ON runs(conversation_id, turn)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _m001_runs, _m002_preferences, _m003_drafts, _m004_decisions, _m005_conversations,
+]
 
 
 def migrate(db: sqlite3.Connection) -> int:
@@ -130,6 +143,22 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def new_conversation_id() -> str:
+    """12 hex digits: short enough to type (a unique prefix will do), and at 48 bits a log of a
+    million conversations is unlikely to draw the same one twice (the unique index would refuse it)."""
+    return secrets.token_hex(6)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Where a follow-up call goes in its conversation (scribe.conversations makes one)."""
+
+    conversation_id: str
+    turn: int
+    parent_run_id: int
+    text: str  # the author's message, stored as the one message this turn adds
+
+
 @dataclass
 class CallRequest:
     """A call before it runs: what to ask which model, and what the log records about it.
@@ -147,6 +176,7 @@ class CallRequest:
     prompt_version: str | None = None
     sources: list[dict[str, Any]] = field(default_factory=list)
     meta: RunMeta = field(default_factory=RunMeta)
+    follows: FollowUp | None = None  # None: the call starts a conversation of its own
 
     @property
     def input_text(self) -> str:
@@ -201,6 +231,11 @@ class RunRecord(RunOutcome):
     input_text: str
     sources: list[dict[str, Any]]
     meta: RunMeta
+    # The run's place in its conversation (scribe.conversations); all None for a run logged before them.
+    conversation_id: str | None = None
+    turn: int | None = None
+    parent_run_id: int | None = None
+    turn_messages: list[dict[str, str]] | None = None  # the messages this run added to the conversation
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> RunRecord:
@@ -208,6 +243,7 @@ class RunRecord(RunOutcome):
         data["options"] = json.loads(data["options"] or "{}")
         data["sources"] = json.loads(data["sources"] or "[]")
         data["meta"] = RunMeta.from_json(json.loads(data["meta"] or "{}"))
+        data["turn_messages"] = json.loads(data["turn_messages"]) if data.get("turn_messages") else None
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -314,15 +350,23 @@ class RunLog:
 
     def start(self, request: CallRequest, *, host: str, model_digest: str | None = None) -> int:
         """Record a call as running; returns its id. The format sent goes in the meta: a task's
-        schema is made per input (tasks.task_format), so it is part of what was asked."""
+        schema is made per input (tasks.task_format), so it is part of what was asked. A call that
+        follows no other starts a conversation: turn 1, adding all its messages."""
         meta = replace(request.meta, format=request.format)
+        follows = request.follows
+        if follows is None:
+            place: tuple[Any, ...] = (new_conversation_id(), 1, None, list(request.messages))
+        else:
+            place = (follows.conversation_id, follows.turn, follows.parent_run_id, [{"role": "user", "content": follows.text}])
         cur = self._write(
             "INSERT INTO runs (started_at, task, model, model_digest, host, options, prompt_name,"
-            " prompt_version, input_text, sources, meta, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " prompt_version, input_text, sources, meta, status, conversation_id, turn, parent_run_id, turn_messages)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 utc_now(), request.task, request.model, model_digest, host,
                 json.dumps(request.options, sort_keys=True), request.prompt_name, request.prompt_version,
                 request.input_text, json.dumps(request.sources), json.dumps(meta.to_json()), "running",
+                *place[:3], json.dumps(place[3]),
             ),
         )
         assert cur.lastrowid is not None
@@ -376,6 +420,56 @@ class RunLog:
         where, params = self._filters(model=model, task=task, since=since)
         for row in self._db.execute(f"SELECT * FROM runs {where} ORDER BY id", params):
             yield RunRecord.from_row(row)
+
+    def chain(self, run_id: int) -> list[RunRecord]:
+        """The run and the runs it follows, back to its conversation's first turn: first turn first."""
+        rows = self._db.execute(
+            "WITH RECURSIVE chain(id, depth) AS (SELECT id, 0 FROM runs WHERE id = ?"
+            " UNION ALL SELECT runs.parent_run_id, chain.depth + 1 FROM runs JOIN chain ON runs.id = chain.id"
+            " WHERE runs.parent_run_id IS NOT NULL)"
+            " SELECT runs.* FROM chain JOIN runs ON runs.id = chain.id ORDER BY chain.depth DESC",
+            (run_id,),
+        ).fetchall()
+        return [RunRecord.from_row(row) for row in rows]
+
+    def last_turn(self, conversation_id: str) -> RunRecord | None:
+        """A conversation's newest turn (its own rows only: a fork's inherited turns are the original's)."""
+        row = self._db.execute(
+            "SELECT * FROM runs WHERE conversation_id = ? ORDER BY turn DESC LIMIT 1", (conversation_id,)
+        ).fetchone()
+        return RunRecord.from_row(row) if row else None
+
+    def conversation_ids(self, prefix: str, limit: int = 2) -> list[str]:
+        """Conversation ids starting with `prefix` (hex digits: nothing to escape for LIKE)."""
+        rows = self._db.execute(
+            "SELECT DISTINCT conversation_id FROM runs WHERE conversation_id LIKE ? || '%' LIMIT ?", (prefix, limit)
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def conversation_heads(self, *, draft: str | None = None, limit: int = 50) -> list[RunRecord]:
+        """Each conversation's newest turn, newest first: those about `draft` (RunMeta.draft) when
+        given. A conversation whose newest turn is a bench item, a warm-up or a judge call is the
+        benchmark's, not the author's, and is left out."""
+        where = "" if draft is None else " AND json_extract(meta, '$.draft') = ?"
+        rows = self._db.execute(
+            "SELECT * FROM runs r WHERE conversation_id IS NOT NULL AND NOT EXISTS"
+            " (SELECT 1 FROM runs n WHERE n.conversation_id = r.conversation_id AND n.turn > r.turn)"
+            " AND json_extract(meta, '$.bench') IS NULL AND json_extract(meta, '$.judge') IS NULL"
+            f" AND json_extract(meta, '$.warmup') IS NULL{where} ORDER BY id DESC LIMIT ?",
+            (*(() if draft is None else (draft,)), limit),
+        ).fetchall()
+        return [RunRecord.from_row(row) for row in rows]
+
+    def adopt(self, run_id: int) -> str:
+        """The conversation of run `run_id`, making one (turn 1) for a run logged before conversations."""
+        self._write(
+            "UPDATE runs SET conversation_id = ?, turn = 1 WHERE id = ? AND conversation_id IS NULL",
+            (new_conversation_id(), run_id),
+        )
+        row = self._db.execute("SELECT conversation_id FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunLogError(f"no run {run_id} in {self.path}; list runs with: scribe log")
+        return str(row[0])
 
     @staticmethod
     def _filters(**filters: str | None) -> tuple[str, tuple[str, ...]]:

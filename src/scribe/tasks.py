@@ -19,16 +19,21 @@ from scribe.chunking import find_section, heading_sections
 from scribe import critique as critiques
 from scribe import outline as outlines
 from scribe.critique import Critique
+from scribe.config import DEFAULT_MAX_NUM_CTX
 from scribe.errors import ScribeError
 from scribe.grounding import (
-    TOKENIZER_MARGIN,
+    ContextLimits,
     Hit,
     NumberedSource,
+    choose_num_ctx,
+    context_needed,
     dedupe,
     fence,
     fit_sources,
     format_sources,
+    overflow_message,
     source_budget,
+    sources_tokens,
 )
 from scribe.models import CallResult, ModelServer, OnToken
 from scribe.outline import Outline
@@ -41,6 +46,7 @@ Retriever = Callable[[str, int], Sequence[Hit]]
 QUERY_TOKENS = 256
 
 DEFAULT_SOURCES = 6
+DEFAULT_NUM_PREDICT = 512
 
 
 @dataclass(frozen=True)
@@ -181,9 +187,22 @@ def _read(template: PromptTemplate, text: str, draft: str) -> Critique | Outline
     return outlines.parse_outline(text)
 
 
-def prepare(template: PromptTemplate, inp: TaskInput, retrieve: Retriever | None, *, options: dict[str, Any] | None = None) -> PreparedCall:
-    """Retrieve sources and render the prompt so that prompt + sources + output fit num_ctx."""
+def context_limits(client: ModelServer, model: str | None, cap: int = DEFAULT_MAX_NUM_CTX) -> ContextLimits:
+    """How large a window a call to `model` may have: its trained length, as the server reports it,
+    and the workspace's `max_num_ctx`. Without a model (two models share one prompt) only the cap."""
+    return ContextLimits(client.show(model).context_length if model else None, cap)
+
+
+def prepare(template: PromptTemplate, inp: TaskInput, retrieve: Retriever | None, *, options: dict[str, Any] | None = None,
+            limits: ContextLimits | None = None) -> PreparedCall:
+    """Retrieve sources and render the prompt so that prompt + sources + output fit num_ctx.
+
+    num_ctx is sized to hold them all (`choose_num_ctx`, within `limits`: the cap alone when not
+    given) unless the options pin it (`MODEL@num_ctx=...`, an options file, the template); the
+    sources are then cut to what the window leaves. The num_ctx used is in the call's options, so
+    the run log records it."""
     merged = {**template.options, **(options or {})}
+    limits = limits or ContextLimits(None, DEFAULT_MAX_NUM_CTX)
     values = task_values(inp)
     hits: list[Hit] = []
     if retrieve is not None and inp.k > 0:
@@ -191,17 +210,19 @@ def prepare(template: PromptTemplate, inp: TaskInput, retrieve: Retriever | None
         hits = dedupe(retrieve(retrieval_query(inp, values), inp.k * 2), exclude_paths=exclude)[: inp.k]
     bare = template.render({**values, "sources": ""})
     prompt_tokens = sum(count_tokens(m["content"]) + 4 for m in bare)
-    num_ctx, num_predict = int(merged.get("num_ctx", 4096)), int(merged.get("num_predict", 512))
-    needed = int(prompt_tokens * (1 + TOKENIZER_MARGIN))
-    if needed + num_predict > num_ctx:
-        raise ScribeError(
-            f"{template.name}: the prompt alone needs about {needed} tokens and {num_predict} are reserved for output, "
-            f"more than num_ctx = {num_ctx}; raise it (e.g. --model MODEL@num_ctx=8192) or work on one --section"
-        )
-    budget = source_budget(num_ctx, num_predict, prompt_tokens)
-    sources = fit_sources(hits, budget)
+    num_predict = int(merged.get("num_predict", DEFAULT_NUM_PREDICT))
+    pinned = merged.get("num_ctx") is not None
+    if pinned:
+        num_ctx = int(merged["num_ctx"])
+    else:
+        num_ctx = choose_num_ctx(context_needed(prompt_tokens, num_predict, sources_tokens(hits)), limits)
+    needed = context_needed(prompt_tokens, num_predict)
+    if needed > num_ctx:
+        raise ScribeError(overflow_message(template.name, needed, num_predict, num_ctx, limits, pinned=pinned))
+    sources = fit_sources(hits, source_budget(num_ctx, num_predict, prompt_tokens))
     values["sources"] = format_sources(sources)
-    return PreparedCall(template, inp, template.render(values), merged, sources, task_format(template, inp, len(sources)), values)
+    options = {**merged, "num_ctx": num_ctx}
+    return PreparedCall(template, inp, template.render(values), options, sources, task_format(template, inp, len(sources)), values)
 
 
 def asked(prepared: PreparedCall, meta: RunMeta) -> RunMeta:

@@ -16,6 +16,7 @@ from typing import Any
 
 from scribe.models import Message
 from scribe.prompts import PromptTemplate
+from scribe.grounding import ContextLimits
 from scribe.tasks import Draft, Retriever, TaskInput, prepare
 
 WARM_TASKS = ("outline", "critique")
@@ -69,14 +70,15 @@ def _common_start(a: str, b: str) -> str:
 
 def warm_request(
     templates: Sequence[PromptTemplate], draft: Draft, retrieve: Retriever | None, options: dict[str, Any] | None = None,
+    limits: ContextLimits | None = None,
 ) -> WarmRequest | None:
     """The request that warms the server for `templates` on `draft`: the first one's whole prompt,
     when the others share enough of its start to gain from it too (None otherwise). Its context is
-    the largest the tasks ask for: a server keeps one context per model, and a smaller one would be
-    reloaded (Ollama) or not reused."""
-    prepared = [prepare(t, TaskInput(t.name, draft), retrieve, options=options) for t in templates]
+    the largest the tasks ask for (each prepared as the task will be, within `limits`): a server
+    keeps one context per model, and a smaller one would be reloaded (Ollama) or not reused."""
+    prepared = [prepare(t, TaskInput(t.name, draft), retrieve, options=options, limits=limits) for t in templates]
     if not prepared or shared_prefix([p.messages for p in prepared]) is None:
         return None
-    num_ctx = max(int(p.options.get("num_ctx", 4096)) for p in prepared)
+    num_ctx = max(int(p.options["num_ctx"]) for p in prepared)
     common = {k: v for k, v in prepared[0].options.items() if all(p.options.get(k) == v for p in prepared[1:])}
     return WarmRequest(list(prepared[0].messages), {**common, "num_ctx": num_ctx, "num_predict": 1})

@@ -34,6 +34,7 @@ from scribe.tasks import (
     Retriever,
     TaskInput,
     TaskResult,
+    context_limits,
     execute,
     prepare,
 )
@@ -95,7 +96,8 @@ class ReplayRunner(BenchRunner):
             s = self.settings
             inp = TaskInput(task=item.task, draft=item.draft, section=item.section, sections=item.sections or s.sections,
                             words=item.words or s.words, k=s.k)
-            self._prepared[key] = prepare(self.templates[item.task], inp, self.retrieve, options={**s.options, **item.spec.options})
+            self._prepared[key] = prepare(self.templates[item.task], inp, self.retrieve, options={**s.options, **item.spec.options},
+                                          limits=context_limits(self.client, item.spec.name, s.max_num_ctx))
         return self._prepared[key]
 
     def run_item(self, item: BenchItem, host: str, cancel: threading.Event) -> TaskResult:

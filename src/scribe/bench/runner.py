@@ -31,6 +31,7 @@ from scribe.bench.executor import (
 )
 from scribe.calls import run_call
 from scribe.chunking import heading_sections
+from scribe.config import DEFAULT_MAX_NUM_CTX
 from scribe.errors import ScribeError
 from scribe.models import ModelServer
 from scribe.modelspec import ModelSpec
@@ -43,6 +44,7 @@ from scribe.tasks import (
     Retriever,
     TaskInput,
     TaskResult,
+    context_limits,
     execute,
     load_draft,
     prepare,
@@ -60,6 +62,7 @@ class BenchSettings:
     words: int = 150
     k: int = 6
     options: dict[str, Any] = field(default_factory=dict)  # from --options-file, under each spec's own
+    max_num_ctx: int = DEFAULT_MAX_NUM_CTX  # the workspace's cap on the num_ctx a call is sized to
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,8 @@ class BenchRunner:
             s = self.settings
             section = expand_section(item.draft) if item.task == "expand" else None
             inp = TaskInput(task=item.task, draft=item.draft, section=section, sections=s.sections, words=s.words, k=s.k)
-            self._prepared[key] = prepare(self.templates[item.task], inp, self.retrieve, options={**s.options, **item.spec.options})
+            self._prepared[key] = prepare(self.templates[item.task], inp, self.retrieve, options={**s.options, **item.spec.options},
+                                          limits=context_limits(self.client, item.spec.name, s.max_num_ctx))
         return self._prepared[key]
 
     def run_item(self, item: BenchItem, host: str, cancel: threading.Event) -> TaskResult:

@@ -182,6 +182,15 @@ class Catalog:
         """A bundled model by this name whose package is not installed (to say how to get it)."""
         return self._missing.get(canonical_name(name))
 
+    def unavailable(self, name: str) -> str:
+        """Why this engine cannot serve `name`, and what would provide it."""
+        missing = self.missing(name)
+        if missing is not None:
+            return missing.missing_message()
+        bundled = ", ".join(model.name for model in BUNDLED)
+        return (f'scribe\'s engine has no model "{name}": it serves the models scribe\'s packages bring ({bundled}) '
+                "and GGUF files given to `scribe serve --model NAME=PATH`; for other models run Ollama and pull it there")
+
     def names(self) -> list[str]:
         return list(self._entries)
 

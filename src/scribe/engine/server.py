@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,9 @@ log = logging.getLogger("scribe.engine")
 # The Ollama API version this engine follows; reported by /api/version beside scribe's own.
 OLLAMA_API_VERSION = "0.6.0"
 MAX_QUEUE = 512
+# Off by default: a file to append each chat and generate request to, one JSON line each, so a test
+# or an author can see exactly what a client sent (as OLLAMA_DEBUG shows Ollama's prompts).
+REQUEST_LOG_ENV = "SCRIBE_ENGINE_LOG_REQUESTS"
 
 
 def _now() -> str:
@@ -51,6 +55,8 @@ class EngineServer(ThreadingHTTPServer):
         self.active = 0
         self._gauge = threading.Lock()
         self._stop = threading.Event()
+        self.request_log = os.environ.get(REQUEST_LOG_ENV) or None
+        self._recording = threading.Lock()  # one request's line at a time
 
     @property
     def url(self) -> str:
@@ -68,6 +74,12 @@ class EngineServer(ThreadingHTTPServer):
         with self._gauge:
             self.active -= 1
             self.last_activity = time.monotonic()
+
+    def record(self, endpoint: str, req: dict[str, Any]) -> None:
+        """Append a request to $SCRIBE_ENGINE_LOG_REQUESTS, when it is set."""
+        if self.request_log is not None:
+            with self._recording, open(self.request_log, "a", encoding="utf-8") as log_file:
+                log_file.write(json.dumps({"endpoint": endpoint, **req}) + "\n")
 
     def housekeeping(self) -> None:
         """Unload models past their keep_alive; stop the server after `idle_exit_s` without work."""
@@ -190,7 +202,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._dispatch({
             "/api/chat": self.chat, "/api/generate": self.generate, "/api/show": self.show,
-            "/api/embed": self.embed, "/api/embeddings": self.embeddings,
+            "/api/embed": self.embed, "/api/embeddings": self.embeddings, "/api/pull": self.pull,
         })
 
     # -- endpoints ----------------------------------------------------------------------------
@@ -235,8 +247,34 @@ class Handler(BaseHTTPRequestHandler):
             "modified_at": entry.modified_at,
         })
 
+    def pull(self) -> None:
+        """Ollama's pull, for models that come with Python packages rather than from a registry: one
+        the engine serves is there already, and Ollama answers such a pull with each layer complete
+        at once; for another, the stream ends in Ollama's error line (500 without streaming),
+        saying which package or pip extra would provide it."""
+        req = self._read_json()
+        name = _model_name(req)
+        catalog = self.server.runtime.catalog
+        entry = catalog.get(name)
+        lines: list[dict[str, Any]] = [{"status": "pulling manifest"}]
+        if entry is None:
+            lines.append({"error": catalog.unavailable(name)})
+        else:
+            lines += [
+                {"status": f"pulling {entry.digest[:12]}", "digest": f"sha256:{entry.digest}", "total": entry.size,
+                 "completed": entry.size},
+                {"status": "verifying sha256 digest"}, {"status": "writing manifest"}, {"status": "success"},
+            ]
+        if req.get("stream", True):
+            self._stream(iter(lines))
+        elif entry is None:
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, lines[-1]["error"])
+        else:
+            self._send_json(HTTPStatus.OK, lines[-1])
+
     def chat(self) -> None:
         req = self._read_json()
+        self.server.record("/api/chat", req)
         name = _model_name(req)
         messages = req.get("messages") or []
         if not isinstance(messages, list) or not all(
@@ -257,6 +295,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def generate(self) -> None:
         req = self._read_json()
+        self.server.record("/api/generate", req)
         name = _model_name(req)
         prompt = req.get("prompt") or ""
         if not isinstance(prompt, str):

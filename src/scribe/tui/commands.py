@@ -4,8 +4,9 @@ custom tasks from `prompts/` included, and the screen's actions, found by their 
 The drafting screen lists `ScribeCommands` in its COMMANDS, so the palette opened over a dialog or
 the compare screen offers Textual's basics only. The palette lists what the screen's
 `check_action` allows now, as the footer does: "Cancel generation" only while a model writes,
-"Insert expansion" only with one ready, the selection tasks only with text selected, the
-"Review:" steps only while suggested changes are under review.
+"Insert expansion" only with one ready, "Follow up" only with a conversation in the panel, the
+selection tasks only with text selected, the "Review:" steps only while suggested changes are
+under review.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def palette_commands(templates: Mapping[str, PromptTemplate], model: str) -> lis
         PaletteCommand("Choose model", f"now: {model}", "pick_model"),
         PaletteCommand("Re-index notes", "bring the notes index in step with the files", "reindex"),
         PaletteCommand("Cancel generation", "stop the model; the partial output is kept", "cancel"),
+        PaletteCommand("Follow up on the answer", "ctrl+f · the earlier turns go with it", "follow_up"),
+        PaletteCommand("Conversations of this draft", "ctrl+g · reopen one to read or continue it", "conversations"),
+        PaletteCommand("Fork the conversation from the highlighted turn", "f in the turns list · the original stays as it was", "fork"),
         *[PaletteCommand(f"Review: {title}", help_text, "review", (step,)) for title, help_text, step in REVIEW_STEPS],
         PaletteCommand("Insert expansion below the section", "one undo step", "apply_expansion", ("insert",)),
         PaletteCommand("Replace section with expansion", "one undo step", "apply_expansion", ("replace",)),

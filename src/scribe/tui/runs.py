@@ -22,9 +22,22 @@ if TYPE_CHECKING:
     from scribe.tasks import Draft, TaskInput, TaskResult
 
 
+@dataclass(frozen=True)
+class FollowUpPrompt:
+    """A follow-up ready to send: the history (its size is shown while the model reads it), the
+    sources of the conversation's first turn, the run it follows and the author's words."""
+
+    messages: list[dict[str, str]]
+    sources: list[NumberedSource]
+    after: int
+    text: str
+
+
 @dataclass
 class Run:
-    """One task in flight (or ended): what was asked, on what, and its result."""
+    """One task or follow-up in flight (or ended): what was asked, on what, and its result. A
+    follow-up keeps its conversation's task, scope and text, so the answer to "shorter" on an
+    expansion goes into the draft where the expansion would have."""
 
     task: str
     scope: Scope
@@ -32,6 +45,8 @@ class Run:
     model: str
     result: TaskResult | None = None
     sources: list[NumberedSource] | None = None
+    follows: int | None = None  # a follow-up: the run it continues (None: a task, turn 1 of its own conversation)
+    turn: int = 1  # its place in the conversation
 
     @property
     def cut_off(self) -> bool:
@@ -47,6 +62,15 @@ class Run:
             return start, end
         found = snap.text.find(self.original)
         return (found, found + len(self.original)) if found >= 0 and self.original else None
+
+
+def follow_up_run(origin: Run | None, after: int, turn: int, model: str, snap: EditorText) -> Run:
+    """The run of a follow-up after run `after`: on the text of `origin`, the conversation's first
+    turn if it ran in this session, else (a conversation reopened from the run log) on the draft."""
+    if origin is None:
+        scope = snap.draft_scope()
+        return Run("followup", scope, snap.text[scope.start : scope.end], model, follows=after, turn=turn)
+    return Run(origin.task, origin.scope, origin.original, model, sources=origin.sources, follows=after, turn=turn)
 
 
 def choose_scope(task: str, kind: str, snap: EditorText, selected: tuple[int, int] | None, cursor: int) -> Scope:

@@ -14,10 +14,13 @@ from scribe.config import Workspace
 from scribe.tui.index_link import IndexLink, WorkspaceIndex
 
 if TYPE_CHECKING:
+    from scribe.grounding import ContextLimits
+    from scribe.grounding import NumberedSource
     from scribe.models import ModelInfo, ModelServer
     from scribe.prompts import PromptTemplate
     from scribe.runlog import RunLog
     from scribe.tasks import Draft, PreparedCall, TaskInput, TaskResult
+    from scribe.tui.runs import FollowUpPrompt
     from scribe.warmup import WarmRequest
 
 BUILTIN_TASKS = ("outline", "critique", "expand")
@@ -91,18 +94,25 @@ class Services:
 
         return get_template(name, self.workspace.root)
 
-    def prepare(self, template: PromptTemplate, inp: TaskInput, options: dict[str, Any] | None = None) -> PreparedCall:
+    def prepare(self, template: PromptTemplate, inp: TaskInput, options: dict[str, Any] | None = None,
+                model: str | None = None) -> PreparedCall:
+        """The call, its num_ctx sized for `model` (None: two models will share it, so the cap alone)."""
         from scribe.tasks import prepare
 
-        return prepare(template, inp, self.index.retriever(), options=options)
+        return prepare(template, inp, self.index.retriever(), options=options, limits=self._limits(model))
 
-    def warm_request(self, draft: Draft, options: dict[str, Any] | None = None) -> WarmRequest | None:
+    def warm_request(self, draft: Draft, options: dict[str, Any] | None = None, model: str | None = None) -> WarmRequest | None:
         """What to send ahead for the whole-draft tasks on `draft` (None if they share too little)."""
         from scribe.warmup import WARM_TASKS, warm_request
 
         found = self.templates()
         templates = [found[name] for name in WARM_TASKS if name in found]
-        return warm_request(templates, draft, self.index.retriever(), options) if templates else None
+        return warm_request(templates, draft, self.index.retriever(), options, self._limits(model)) if templates else None
+
+    def _limits(self, model: str | None) -> ContextLimits:
+        from scribe.tasks import context_limits
+
+        return context_limits(self.client(), model, self.workspace.settings.max_num_ctx)
 
     def execute(self, prepared: PreparedCall, *, model: str, on_token: Callable[[str], None] | None = None,
                 cancel: threading.Event | None = None, meta: dict[str, Any] | None = None) -> TaskResult:
@@ -110,3 +120,22 @@ class Services:
 
         return execute(prepared, self.client(), self.runlog(), model=model, on_token=on_token, cancel=cancel,
                        meta={"via": "tui", **(meta or {})})
+
+    # follow-ups
+    def follow_up_prompt(self, after: int, text: str, sources: list[NumberedSource]) -> FollowUpPrompt:
+        """A follow-up after run `after` as it will be sent: the conversation's history, then `text`."""
+        from scribe.conversations import exchange_of, history
+        from scribe.tui.runs import FollowUpPrompt
+
+        messages = history([exchange_of(run) for run in self.runlog().chain(after)], text)
+        return FollowUpPrompt(messages, sources, after, text)
+
+    def follow_up(self, prompt: FollowUpPrompt, *, model: str, options: dict[str, Any] | None = None,
+                  on_token: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> TaskResult:
+        """Run and log the follow-up (a fork when `prompt.after` is not its conversation's last turn)."""
+        from scribe.conversations import FOLLOW_UP_TASK, follow_up
+        from scribe.tasks import TaskResult
+
+        run_id, call = follow_up(self.client(), self.runlog(), prompt.after, prompt.text, model=model, options=options,
+                                 meta={"via": "tui"}, on_token=on_token, cancel=cancel)
+        return TaskResult(run_id, FOLLOW_UP_TASK, model, call, prompt.sources)

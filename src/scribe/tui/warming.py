@@ -88,7 +88,7 @@ class Warming:
         self.started += 1
         result = None
         try:
-            request = self.services.warm_request(target.draft, self.options)
+            request = self.services.warm_request(target.draft, self.options, target.model)
             if request is not None and not cancel.is_set():
                 result = self.services.client().stream_chat(target.model, request.messages,
                                                             options=request.options, cancel=cancel)

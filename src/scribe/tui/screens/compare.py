@@ -27,6 +27,7 @@ from scribe.tui.crashlog import unexpected
 from scribe.tui.widgets.stream import StreamCall, StreamView
 
 if TYPE_CHECKING:
+    from scribe.models import ModelInfo
     from scribe.prompts import PromptTemplate
     from scribe.runlog import RunLog
     from scribe.tasks import PreparedCall, TaskInput, TaskResult
@@ -52,6 +53,15 @@ class CompareJob:
         pair = [first, second]
         (rng or random.Random()).shuffle(pair)
         return cls(task, scope_label, (pair[0], pair[1]), **kw)
+
+
+def second_model_note(first: str, models: list[ModelInfo]) -> str:
+    """What the question for the second model says: the pick is blind, and with one model installed
+    it is compared with itself."""
+    line = f"Against {first}. Names stay hidden until you pick."
+    if len(models) == 1:
+        line += " Only one model is installed: both sides use it (the pick then measures sampling noise)."
+    return line
 
 
 def store_preference(runlog: RunLog, winner: str, job: CompareJob) -> None:

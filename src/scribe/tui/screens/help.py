@@ -17,6 +17,24 @@ EDITOR_KEYS = [
     ("enter (in Sources)", "open the note at the cited heading"),
 ]
 
+CONVERSATION_KEYS = [
+    ("ctrl+f, then enter", "send a follow-up on the answer shown; it streams into the panel like a task (esc cancels)"),
+    ("enter (in Turns)", "show that turn's answer"),
+    ("f (in Turns)", "fork from that turn: the next follow-up starts a new conversation there"),
+    ("esc (in the follow-up box)", "don't fork after all"),
+    ("ctrl+g", "this draft's conversations: enter reopens one"),
+]
+
+CONVERSATIONS = (
+    "Every result is the first turn of a **conversation**: type a follow-up under it (\"shorter\", "
+    "\"why is this one high severity?\") and the model answers with the task's prompt, the draft, the "
+    "sources and the earlier turns. The panel lists the turns; a turn cut off by Esc, an error or a crash "
+    "is kept and marked ✂, and the next follow-up tells the model so. **Forking** from an earlier turn "
+    "starts a new conversation from there and leaves the original as it was. Conversations live in the "
+    "run log: on opening a draft the panel reopens its latest one, and ctrl+g lists the others "
+    "(`scribe ask -c` continues the latest from the command line)."
+)
+
 SCOPE = (
     "Tasks work on the **selection** if there is one; otherwise Expand and Rewrite (F9) work on the "
     "**section at the cursor** and the others on the **whole draft**. The command palette (ctrl+p) has "
@@ -38,7 +56,7 @@ REVIEW = (
 
 FOCUS = (
     "Keys go to the pane with the coloured edge: the **notes tree** (left), the **draft** (middle) or "
-    "the **assistant** (right: its Issues and Sources lists). **Tab** moves right, **shift+tab** left. "
+    "the **assistant** (right: the follow-up box, the Turns, Issues and Sources lists). **Tab** moves right, **shift+tab** left. "
     "With no draft open, the tree has the focus: arrows move, **Enter** opens a file in the editor. "
     "Dialogs close with **Esc** (it never throws anything away)."
 )
@@ -49,9 +67,11 @@ def bindings_markdown(bindings: list[Binding]) -> str:
     rows.append("| `ctrl+p` | command palette: every action, custom tasks, themes |")
     rows.append("| `ctrl+q` | quit (saves first; asks if it cannot) |")
     editor = ["| key | in the editor |", "| --- | --- |"] + [f"| `{k}` | {v} |" for k, v in EDITOR_KEYS]
+    talk = ["| key | in a conversation |", "| --- | --- |"] + [f"| `{k}` | {v} |" for k, v in CONVERSATION_KEYS]
     return "\n".join(
         ["# scribe — keys", "", "## Where keys go", "", FOCUS, "", *rows, "", *editor, "",
          "## What a task works on", "", SCOPE, "",
+         "## Follow-ups and conversations", "", CONVERSATIONS, "", *talk, "",
          "## Reviewing suggested changes", "", REVIEW, "", *review, "",
          "## Never losing a word", "",
          ("Edits are saved atomically a few seconds after you stop typing, when you switch files, and on exit. "

@@ -22,16 +22,19 @@ from scribe.config import WRITERS
 from scribe.errors import ScribeError
 from scribe.tui.commands import ScribeCommands
 from scribe.tui.documents import DraftFile, create_draft, is_note_file, slug
+from scribe.tui.followups import FOLLOW_UP_BINDINGS, FollowUps
 from scribe.tui.indexing import Indexing
 from scribe.tui.keeper import DraftKeeper
+from scribe.tui.outputs import Outputs
 from scribe.tui.reviewing import REVIEW_BINDINGS, Reviewing
-from scribe.tui.runs import Run, choose_scope, draft_of, expansion_splice, quote_location, task_input
+from scribe.tui.runs import Run, choose_scope, draft_of, task_input
 from scribe.tui.screens.dialogs import ChoiceScreen, NameScreen
 from scribe.tui.screens.help import HelpScreen
 from scribe.tui.screens.models import ModelChoice, choose_model
 from scribe.tui.warming import Warming, WarmTarget
 from scribe.tui.widgets.assistant import AssistantPanel
 from scribe.tui.widgets.editor import DraftEditor, theme_for
+from scribe.tui.widgets.followup import ConversationBox
 from scribe.tui.widgets.status import StatusBar
 from scribe.tui.widgets.stream import StreamCall, StreamView
 from scribe.tui.widgets.tree import NotesTree
@@ -39,7 +42,6 @@ from scribe.tui.widgets.tree import NotesTree
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from scribe.models import ModelInfo
     from scribe.prompts import PromptTemplate
     from scribe.tui.session import Session
 
@@ -61,6 +63,7 @@ class MainScreen(Screen[None]):
         Binding("f6", "compare", "Compare", priority=True),
         Binding("f7", "pick_model", "Model", priority=True),
         Binding("f8", "reindex", "Re-index", priority=True),
+        *FOLLOW_UP_BINDINGS,  # shown while a conversation is in the panel
         Binding("f9", "task('rewrite')", "Rewrite", show=False, priority=True),
         Binding("escape", "cancel", "Cancel", show=True),
         Binding("ctrl+o", "apply_expansion('insert')", "Insert", show=True),
@@ -79,7 +82,7 @@ class MainScreen(Screen[None]):
         self.session = session
         self.editor = DraftEditor(id="editor")
         self.status = StatusBar(id="status")
-        self.panel = AssistantPanel(id="assistant", last_key_at=lambda: session.last_key_at)
+        self.panel = AssistantPanel(id="assistant", last_key_at=lambda: session.last_key_at, runlog=session.services.runlog)
         self.keeper = DraftKeeper(self.editor, self.status, rel=session.rel, on_saved=self._saved,
                                   state_dir=session.workspace.state_dir)
         self.indexing = Indexing(self.status, lambda: session.services.index, session.note_folders(),
@@ -90,6 +93,8 @@ class MainScreen(Screen[None]):
         self.models = ModelChoice(self, session, self.status, changed=self.warming.restart)
         self.reviewing = Reviewing(self.editor, self.panel, runlog=session.services.runlog, rel=session.rel,
                                    changed=self.refresh_bindings)
+        self.followups = FollowUps(self, session, self.panel, self.editor, changed=self.refresh_bindings)
+        self.outputs = Outputs(self, session.workspace.root, self.editor, self.panel, self.reviewing, self.keeper, self.open_file)
 
     @property
     def file(self) -> DraftFile | None:
@@ -152,7 +157,7 @@ class MainScreen(Screen[None]):
         self.keeper.opened(file)
         self.keeper.offer_recovery()
         self.query_one(NotesTree).reveal(path, self.session.open_folders())
-        self.panel.show_history(self.session.services.runlog, self.session.rel(path))
+        self.panel.show_history(self.session.rel(path))
         self.panel.drop_expansion()
         self.session.state.last_file = self.session.rel(path)
         self.session.save_state()
@@ -242,6 +247,8 @@ class MainScreen(Screen[None]):
             return self.panel.expansion is not None
         if action == "review":
             return self.reviewing.allows(str(parameters[0]))
+        if action in ("follow_up", "conversations", "fork"):
+            return self.followups.allows(action)
         if action == "task" and parameters[1:2] == ("selection",):
             return self.editor.selected_offsets(self.editor.snapshot()) is not None
         return True
@@ -277,7 +284,7 @@ class MainScreen(Screen[None]):
         model = run.model
         call = StreamCall(
             task, model, template.output == "json",
-            prepare=lambda: services.prepare(template, inp, options=options),
+            prepare=lambda: services.prepare(template, inp, options=options, model=model),
             execute=lambda p, on_token, cancel: services.execute(p, model=model, on_token=on_token, cancel=cancel),
         )
         self.panel.start(run, call)
@@ -304,8 +311,9 @@ class MainScreen(Screen[None]):
     @on(StreamView.Finished)
     @on(StreamView.Failed)
     def _run_ended(self, event: StreamView.Finished | StreamView.Failed) -> None:
-        if isinstance(event, StreamView.Finished) and self.panel.last is not None and self.panel.current is None:
-            self.reviewing.offer(self.panel.last)  # its suggested edits, as tracked changes
+        last = self.panel.last
+        if isinstance(event, StreamView.Finished) and last is not None and last.follows is None and self.panel.current is None:
+            self.reviewing.offer(last)  # a task's suggested edits, as tracked changes (a follow-up's answer is words)
         self.refresh_bindings()
         self.call_after_refresh(self.app.freeze_heap)  # type: ignore[attr-defined]
 
@@ -314,6 +322,19 @@ class MainScreen(Screen[None]):
 
     def action_review(self, step: str) -> None:
         self.reviewing.step(step)
+
+    def action_follow_up(self) -> None:
+        self.followups.focus()
+
+    def action_fork(self) -> None:
+        self.followups.fork()
+
+    def action_conversations(self) -> None:
+        self.followups.choose()
+
+    @on(ConversationBox.Asked)
+    def _asked(self, event: ConversationBox.Asked) -> None:
+        self.followups.ask(event.text, event.after, event.forking)
 
     def _warm_target(self) -> WarmTarget | None:
         """What a warm-up would send now; None while a task runs (it reads its prompt already)."""
@@ -325,51 +346,18 @@ class MainScreen(Screen[None]):
     # --- using the output ----------------------------------------------------------------------
 
     def action_apply_expansion(self, how: str) -> None:
-        run = self.panel.expansion
-        if run is None or run.result is None:
-            self.notify("no expansion to use; F4 expands the section at the cursor", severity="warning")
-            return
-        snap = self.editor.snapshot()
-        try:
-            splice = expansion_splice(run, run.result.call.text.strip(), how, snap, self.editor.cursor_offset(snap))
-        except ScribeError as exc:
-            self.notify(str(exc), severity="warning")
-            return
-        self.reviewing.leave()  # the expansion goes in whole: its changes are no longer to review
-        self.editor.replace_offsets(snap, splice.new, splice.start, splice.end)
-        self.panel.drop_expansion()
-        self.refresh_bindings()
-        self.editor.focus()
+        self.outputs.apply_expansion(how)
 
     @on(AssistantPanel.IssueChosen)
     def _issue_chosen(self, event: AssistantPanel.IssueChosen) -> None:
         self.select_issue(self.panel.last, self.panel.issues[event.index])
 
     def select_issue(self, run: Run | None, issue: Any) -> bool:
-        """Select the issue's quote in the editor; False (and a notification) when it is not in the draft."""
-        snap = self.editor.snapshot()
-        span = quote_location(run, snap, issue.quote)
-        if span is None:
-            self.notify("the quote is not in the draft (the model paraphrased, or it was edited away)", severity="warning", title="Not found")
-            return False
-        self.editor.select_offsets(snap, *span)
-        self.editor.focus()
-        return True
+        return self.outputs.select_issue(run, issue)
 
     @on(AssistantPanel.SourceChosen)
     def _source_chosen(self, event: AssistantPanel.SourceChosen) -> None:
-        from scribe.tui.screens.note import NoteScreen
-
-        run = self.panel.last
-        if run is None or not run.sources:
-            return
-        source = run.sources[event.index]
-        try:
-            screen = NoteScreen.of_source(self.session.workspace.root, source)
-        except ScribeError as exc:
-            self.notify(f"{exc} (re-index with F8 if the note moved)", severity="error", title="Cannot open note")
-            return
-        self.app.push_screen(screen, lambda choice: choice == "edit" and self.keeper.ensure_saved(lambda: self.open_file(screen.path)))
+        self.outputs.open_source(event.index)
 
     # --- models and compare --------------------------------------------------------------------
 
@@ -386,15 +374,12 @@ class MainScreen(Screen[None]):
         self._ask_task("Compare: which task?", self._choose_second, described=False)
 
     def _choose_second(self, task: str) -> None:
-        def note(models: list[ModelInfo]) -> str:
-            line = f"Against {self.model}. Names stay hidden until you pick."
-            if len(models) == 1:
-                line += " Only one model is installed: both sides use it (the pick then measures sampling noise)."
-            return line
+        from scribe.tui.screens.compare import second_model_note
 
         choose_model(self, self.session.services, "Compare: second model",
                      lambda second: second and self.start_compare(task, second),
-                     highlight=self.session.state.compare_model, last=self.model, note=note)
+                     highlight=self.session.state.compare_model, last=self.model,
+                     note=lambda models: second_model_note(self.model, models))
 
     def start_compare(self, task: str, second: str, *, rng: Any = None) -> None:
         from scribe.tui.screens.compare import blind_compare

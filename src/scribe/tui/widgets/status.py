@@ -18,6 +18,7 @@ class StatusBar(Horizontal):
         super().__init__(id=id)
         self.model = ""
         self.primed = False  # a warm-up has the tasks' shared prompt start evaluated (scribe.tui.warming)
+        self.pulling: str | None = None  # a model pull's progress, shown after the model
         self.index_text = "index: …"
         self.indexing_text: str | None = None  # a re-index's progress, shown in place of the index status
 
@@ -41,9 +42,15 @@ class StatusBar(Horizontal):
         self.primed = primed
         self._show_model()
 
+    def show_pull(self, text: str | None) -> None:
+        """A pull's progress ('pulling qwen2.5-coder:1.5b 40%'); None when it ends."""
+        self.pulling = text
+        self._show_model()
+
     def _show_model(self) -> None:
         primed = " · outline/critique primed" if self.primed else ""
-        self.query_one("#model-status", Static).update(f"model: {self.model}{primed}")
+        pulling = f" · {self.pulling}" if self.pulling else ""
+        self.query_one("#model-status", Static).update(f"model: {self.model}{primed}{pulling}")
 
     def set_index(self, text: str) -> None:
         """The index status; while a re-index runs it is kept for when it ends."""

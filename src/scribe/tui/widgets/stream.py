@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from rich.text import Text
 from textual import on, work
@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from textual.timer import Timer
     from textual.widgets.markdown import MarkdownStream
 
-    from scribe.tasks import PreparedCall, TaskResult
+    from scribe.grounding import NumberedSource
+    from scribe.tasks import TaskResult
 
 IDLE_TEXT = "Nothing asked yet. F2 outline · F3 critique · F4 expand · F5 any task · ctrl+p all commands."
 FLUSH_HZ = 8  # markdown updates per second while streaming
@@ -133,21 +134,35 @@ def final_markdown(result: TaskResult, is_json: bool) -> str | None:
     return None
 
 
-def prompt_size(prepared: PreparedCall) -> int:
+class Prepared(Protocol):
+    """What the view reads of a prepared call (a task's `PreparedCall`, a follow-up's history): the
+    messages, whose size it shows while the model reads them, and the sources they hold."""
+
+    @property
+    def messages(self) -> list[dict[str, str]]: ...
+
+    @property
+    def sources(self) -> list[NumberedSource]: ...
+
+
+P = TypeVar("P", bound=Prepared)
+
+
+def prompt_size(prepared: Prepared) -> int:
     from scribe.tokens import count_tokens
 
     return sum(count_tokens(m["content"]) for m in prepared.messages)
 
 
 @dataclass(frozen=True)
-class StreamCall:
+class StreamCall(Generic[P]):
     """One model call for a StreamView; `prepare` and `execute` run in the view's worker thread."""
 
     task: str
     model: str
     is_json: bool  # the template answers in JSON: the stream shows raw JSON, the end shows markdown
-    prepare: Callable[[], PreparedCall]
-    execute: Callable[[PreparedCall, Callable[[str], None], threading.Event], TaskResult]  # (prepared, on_token, cancel)
+    prepare: Callable[[], P]
+    execute: Callable[[P, Callable[[str], None], threading.Event], TaskResult]  # (prepared, on_token, cancel)
 
 
 class StreamMessage(Message):
@@ -171,7 +186,7 @@ class StreamView(Vertical):
     """
 
     class Started(StreamMessage):
-        def __init__(self, view: StreamView, prepared: PreparedCall, prompt_tokens: int) -> None:
+        def __init__(self, view: StreamView, prepared: Prepared, prompt_tokens: int) -> None:
             super().__init__(view)
             self.prepared = prepared
             self.prompt_tokens = prompt_tokens  # tiktoken's count: the model's own is close, not equal
