@@ -54,12 +54,14 @@ DEFAULT_TEXT = "The fake model's answer, in a few plain words, streamed in piece
 class Reply:
     """One scripted answer. `break_after` chunks: the stream dies (status "failed", as a dropped
     connection). `interrupt_after` chunks: Ctrl-C arrives (KeyboardInterrupt). `delay_s` between
-    chunks, during which setting the call's `cancel` ends it at once. `refuse`: the server refuses
-    the request (raises ModelRequestError). `done_reason="length"`: cut off by num_predict."""
+    chunks, during which setting the call's `cancel` ends it at once; `stop_s` later, as a busy
+    engine finishes its step first. `refuse`: the server refuses the request (raises
+    ModelRequestError). `done_reason="length"`: cut off by num_predict."""
 
     text: str = DEFAULT_TEXT
     chunks: int = CHUNKS
     delay_s: float = 0.0
+    stop_s: float = 0.0
     break_after: int | None = None
     interrupt_after: int | None = None
     refuse: str | None = None
@@ -195,6 +197,7 @@ class FakeModelServer:
             elif reply.delay_s:
                 time.sleep(reply.delay_s)
             if cancel is not None and cancel.is_set():
+                time.sleep(reply.stop_s)
                 result.status, result.error = "cancelled", "cancelled by the user"
                 break
             if n == reply.break_after:

@@ -44,6 +44,23 @@ def test_f2_outlines_the_draft_grounded_in_the_indexed_notes(fake_workspace: Pat
     assert run.eval_count == 5 and run.output_text.startswith('{"title"')
 
 
+def test_quitting_while_a_stream_is_slow_to_stop_still_logs_it_cancelled(fake_workspace: Path, fake_server: FakeModelServer) -> None:
+    # The app unmounts before the stream's thread has ended (a busy engine finishes its step first):
+    # the run log must stay open until that thread has written the row.
+    fake_server.script(Reply("word " * 200, chunks=100, delay_s=0.1, stop_s=0.5))
+
+    async def scenario() -> None:
+        async with fake_app(fake_workspace).run_test(size=SIZE) as pilot:
+            await pilot.press("f3")
+            await until(pilot, lambda: fake_server.chats, "the critique to reach the model server")
+            await pilot.pause(0.3)
+            await pilot.press("ctrl+q")
+
+    asyncio.run(scenario())  # returns once the stream's thread has ended
+    (run,) = finished_runs(fake_workspace)
+    assert run.status == "cancelled" and run.output_text.startswith("word")
+
+
 def test_esc_stops_a_stream_at_once_and_keeps_what_arrived(fake_workspace: Path, fake_server: FakeModelServer) -> None:
     fake_server.script(Reply("word " * 200, chunks=100, delay_s=0.1))  # 10 s if nobody stops it
 

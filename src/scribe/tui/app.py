@@ -149,19 +149,17 @@ class ScribeApp(App[None]):
         self.session.save_state()
         self.exit()
 
-    def _stop_streams(self) -> bool:
+    def _stop_streams(self) -> None:
         """Streams run in worker threads, which the process waits for: stop them on the way out,
-        a warm-up in flight included (it can wait minutes for a busy engine). True if a task's
-        stream was running."""
+        a warm-up in flight included (it can wait minutes for a busy engine)."""
         self.main.warming.stop()
-        views = [view for screen in self.screen_stack for view in screen.query(StreamView) if view.streaming]
-        for view in views:
-            view.cancel()
-        return bool(views)
+        for screen in self.screen_stack:
+            for view in screen.query(StreamView):
+                view.cancel()
 
     def on_unmount(self) -> None:
         # Last line of defence (the app exited some other way than ctrl+q): never drop edits.
         self.main.keeper.last_save()
-        if not self._stop_streams():  # a stopping stream still writes its run log row ("cancelled") as it ends
-            self.session.services.close()
+        self._stop_streams()
+        self.session.services.close()  # deferred until a stopping stream has logged its row ("cancelled")
         logging.getLogger("scribe.tui").removeHandler(self._crash_log)

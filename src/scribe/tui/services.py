@@ -7,7 +7,8 @@ so it happens in a worker on first need, never while the app paints. Safe to cal
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from scribe.config import Workspace
@@ -42,6 +43,8 @@ class Services:
         self._client: ModelServer | None = None
         self._runlog: RunLog | None = None
         self._lock = threading.Lock()
+        self._calls = 0  # model calls in flight, each still to write its run log row
+        self._closing = False
         if index is None:
             self.index: IndexLink = WorkspaceIndex(workspace, self.client)
         elif callable(index) and not hasattr(index, "status"):
@@ -71,10 +74,30 @@ class Services:
             return self._runlog
 
     def close(self) -> None:
+        """Close the run log now, or when the last call in flight has written its row: the app
+        unmounts before a cancelled stream's thread ends, and that thread still logs it."""
         with self._lock:
-            if self._runlog is not None:
-                self._runlog.close()
-                self._runlog = None
+            self._closing = True
+            if self._calls == 0:
+                self._close_runlog()
+
+    def _close_runlog(self) -> None:
+        if self._runlog is not None:
+            self._runlog.close()
+            self._runlog = None
+
+    @contextmanager
+    def _call(self) -> Iterator[None]:
+        """One model call in flight, holding the run log open until it is logged."""
+        with self._lock:
+            self._calls += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._calls -= 1
+                if self._closing and self._calls == 0:
+                    self._close_runlog()
 
     def list_models(self) -> list[ModelInfo]:
         return self.client().list_models()
@@ -118,8 +141,9 @@ class Services:
                 cancel: threading.Event | None = None, meta: dict[str, Any] | None = None) -> TaskResult:
         from scribe.tasks import execute
 
-        return execute(prepared, self.client(), self.runlog(), model=model, on_token=on_token, cancel=cancel,
-                       meta={"via": "tui", **(meta or {})})
+        with self._call():
+            return execute(prepared, self.client(), self.runlog(), model=model, on_token=on_token, cancel=cancel,
+                           meta={"via": "tui", **(meta or {})})
 
     # follow-ups
     def follow_up_prompt(self, after: int, text: str, sources: list[NumberedSource]) -> FollowUpPrompt:
@@ -136,6 +160,7 @@ class Services:
         from scribe.conversations import FOLLOW_UP_TASK, follow_up
         from scribe.tasks import TaskResult
 
-        run_id, call = follow_up(self.client(), self.runlog(), prompt.after, prompt.text, model=model, options=options,
-                                 meta={"via": "tui"}, on_token=on_token, cancel=cancel)
+        with self._call():
+            run_id, call = follow_up(self.client(), self.runlog(), prompt.after, prompt.text, model=model, options=options,
+                                     meta={"via": "tui"}, on_token=on_token, cancel=cancel)
         return TaskResult(run_id, FOLLOW_UP_TASK, model, call, prompt.sources)
