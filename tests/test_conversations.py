@@ -87,6 +87,14 @@ def test_a_task_result_is_continued_in_words_with_its_prompt_draft_and_json_answ
     assert listed["first_words"].startswith("Why is the first issue")
 
 
+def test_a_retried_critique_is_one_conversation_its_invalid_first_answer_is_not_listed(fake_workspace: Path, fake_server: FakeModelServer) -> None:
+    fake_server.script("not a critique")  # invalid JSON: the task asks again, and the default answer is valid
+    critique = ok(fake_workspace, "critique", str(fake_workspace / DRAFT), "-k", "0", "--json").json()
+    assert len(fake_server.chats) == 2
+    listed = ok(fake_workspace, "log", "conversations", "--json").json()
+    assert [c["id"] for c in listed] == [critique["conversation_id"]]
+
+
 def test_a_fork_starts_a_new_conversation_and_leaves_the_original_untouched(fake_workspace: Path, fake_server: FakeModelServer) -> None:
     fake_server.script("A1", "A2", "A3", "B2")
     cid = ok(fake_workspace, "ask", "Q1", "--json").json()["conversation_id"]
@@ -188,11 +196,11 @@ def test_a_run_logged_before_conversations_reads_and_can_be_continued(tmp_path: 
     db.close()
     with RunLog(path) as log:
         [old] = log.recent()
-        assert (old.conversation_id, old.turn, old.turn_messages) == (None, None, None)
-        assert conversations.latest(log) is None
+        assert old.conversation_id is not None and (old.turn, old.turn_messages) == (1, None)
+        assert conversations.latest(log) == old.conversation_id  # listed like any result
         run_id, _ = follow_up(fake_server, log, old.id, "Another?")
         new = log.get(run_id)
-        assert new is not None and new.conversation_id is not None
+        assert new is not None and new.conversation_id == old.conversation_id
         turns = conversations.turns(log, new.conversation_id)
     assert fake_server.chats[-1].messages == [user(old_prompt), assistant("Blue."), user("Another?")]  # no roles guessed
     assert fake_server.chats[-1].options == {"num_predict": 16, "num_ctx": 2048}

@@ -13,8 +13,8 @@ to its conversation: a first turn its whole prompt (system and user messages wit
 the sources), a follow-up its one user message. The history is rebuilt from the chain, so storage
 grows with the turns, not with their square, and nothing is parsed out of `input_text` (which
 still records the whole prompt each call sent, as `scribe log show` prints it). A run logged
-before migration 5 has no `turn_messages`: its logged prompt is sent as one user message (the
-roles were not kept, so none is guessed), and a follow-up on it gives it a conversation id then.
+before migration 5 is turn 1 of a conversation of its own, with no `turn_messages`: its logged
+prompt is sent as one user message (the roles were not kept, so none is guessed).
 
 The history a follow-up sends (`history`, pure): turn 1's messages, its answer as the assistant,
 then each later turn's user text and answer, then the new text. An answer is the model's output as
@@ -41,8 +41,7 @@ Public API (the CLI and the TUI use only this):
               meta=None, max_num_ctx=DEFAULT_MAX_NUM_CTX, on_token=None, cancel=None) -> tuple[int, CallResult]
         target: a conversation id (or a unique prefix of one) to continue from its last turn, or
         from `from_turn` (a fork when earlier than the last); or a run id (int) to continue after
-        that run (a fork when it is not its conversation's last turn; a run logged before
-        conversations existed becomes turn 1 of a new one). Returns the new run's id and result;
+        that run (a fork when it is not its conversation's last turn). Returns the new run's id and result;
         `runlog.get(run_id).conversation_id` is the conversation it joined (a new one on a fork).
     turns(runlog, conversation_id) -> list[Turn]           the whole history, turn 1 first
     conversations(runlog, draft=None, limit=50) -> list[ConversationSummary]
@@ -259,11 +258,9 @@ def _parent(runlog: RunLog, target: str | int, from_turn: int | None) -> RunReco
     if isinstance(target, int):
         if from_turn is not None:
             raise ScribeError("give a run to continue after, or a conversation and a turn to fork from, not both")
-        if runlog.get(target) is None:
-            raise ScribeError(f"no run {target} in the run log; list runs with: scribe log")
-        runlog.adopt(target)
         run = runlog.get(target)
-        assert run is not None
+        if run is None:
+            raise ScribeError(f"no run {target} in the run log; list runs with: scribe log")
         return run
     conversation = resolve(runlog, target)
     last = runlog.last_turn(conversation)

@@ -69,9 +69,9 @@ def _service_checks(
     for role, name, best in (("chat model", writer, WRITERS[0]), ("embed model", ws.settings.embed_model, DEFAULT_EMBED_MODEL)):
         present = name in names or f"{name}:latest" in names
         chosen = "" if ws.settings.model or role != "chat model" else " (the best writer this server has)"
-        advice = "" if name == best else f"; {best} is recommended: ollama pull {best}"
+        advice = "" if name == best else f"; {best} is recommended: scribe pull {best}"
         checks.append(Check(role, present, f"{name} {'present' if present else 'missing'}{chosen}{advice if present else ''}",
-                            "" if present else f"ollama pull {name} (or, with scribe's engine, {_engine_install(name)}), or set model/embed_model in scribe.toml"))
+                            "" if present else f"scribe pull {name} (with scribe's engine: {_engine_install(name)}), or set model/embed_model in scribe.toml"))
 
     try:
         vectors = client.embed(ws.settings.embed_model, ["doctor check"])

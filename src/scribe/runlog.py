@@ -113,9 +113,11 @@ def _m005_conversations(db: sqlite3.Connection) -> None:
     """Conversations (scribe.conversations): every run is a turn of one. `parent_run_id` is the run a
     follow-up continues (a fork's first turn names a run of another conversation), and
     `turn_messages` the JSON messages the run added: a first turn's whole prompt, a follow-up's user
-    message. Runs logged before have none of these; a follow-up on one gives it an id then."""
+    message. Runs logged before become first turns of their own (12 random hex digits, as
+    `new_conversation_id`), so they are listed and continued like any; they have no messages stored."""
     for column in ("conversation_id TEXT", "turn INTEGER", "parent_run_id INTEGER REFERENCES runs(id)", "turn_messages TEXT"):
         db.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+    db.execute("UPDATE runs SET conversation_id = lower(hex(randomblob(6))), turn = 1")
     db.execute("CREATE UNIQUE INDEX runs_conversation ON runs(conversation_id, turn)")
 
 
@@ -449,27 +451,19 @@ class RunLog:
     def conversation_heads(self, *, draft: str | None = None, limit: int = 50) -> list[RunRecord]:
         """Each conversation's newest turn, newest first: those about `draft` (RunMeta.draft) when
         given. A conversation whose newest turn is a bench item, a warm-up or a judge call is the
-        benchmark's, not the author's, and is left out."""
+        benchmark's, not the author's, and is left out; so is a critique's invalid first answer,
+        whose retry stands in for it."""
         where = "" if draft is None else " AND json_extract(meta, '$.draft') = ?"
         rows = self._db.execute(
             "SELECT * FROM runs r WHERE conversation_id IS NOT NULL AND NOT EXISTS"
             " (SELECT 1 FROM runs n WHERE n.conversation_id = r.conversation_id AND n.turn > r.turn)"
             " AND json_extract(meta, '$.bench') IS NULL AND json_extract(meta, '$.judge') IS NULL"
-            f" AND json_extract(meta, '$.warmup') IS NULL{where} ORDER BY id DESC LIMIT ?",
+            " AND json_extract(meta, '$.warmup') IS NULL AND r.id NOT IN"
+            " (SELECT json_extract(meta, '$.retry_of') FROM runs WHERE json_extract(meta, '$.retry_of') IS NOT NULL)"
+            f"{where} ORDER BY id DESC LIMIT ?",
             (*(() if draft is None else (draft,)), limit),
         ).fetchall()
         return [RunRecord.from_row(row) for row in rows]
-
-    def adopt(self, run_id: int) -> str:
-        """The conversation of run `run_id`, making one (turn 1) for a run logged before conversations."""
-        self._write(
-            "UPDATE runs SET conversation_id = ?, turn = 1 WHERE id = ? AND conversation_id IS NULL",
-            (new_conversation_id(), run_id),
-        )
-        row = self._db.execute("SELECT conversation_id FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
-            raise RunLogError(f"no run {run_id} in {self.path}; list runs with: scribe log")
-        return str(row[0])
 
     @staticmethod
     def _filters(**filters: str | None) -> tuple[str, tuple[str, ...]]:

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from scribe.critique import Critique
     from scribe.runlog import RunLog, RunRecord
 
-SCAN = 300  # recent runs looked through in a log from before conversations
 
 
 @dataclass(frozen=True)
@@ -43,19 +42,8 @@ def latest_conversation(runlog: RunLog, draft: str) -> LoggedConversation | None
     judge runs are the benchmark's, not the author's, and are not conversations of the draft."""
     from scribe.conversations import latest
 
-    found = latest(runlog, draft) or _from_before_conversations(runlog, draft)
+    found = latest(runlog, draft)
     return logged_conversation(runlog, found) if found is not None else None
-
-
-def _from_before_conversations(runlog: RunLog, draft: str) -> str | None:
-    """A log written before conversations existed names none: the draft's latest finished run there
-    becomes turn 1 of one (`RunLog.adopt`, as a follow-up on it would), so a restart after the
-    upgrade still shows it."""
-    for run in runlog.recent(SCAN):
-        if (run.conversation_id is None and run.meta.draft == draft and run.status == "ok"
-                and run.meta.bench is None and not run.task.startswith("judge-")):
-            return runlog.adopt(run.id)
-    return None
 
 
 def conversation_after(runlog: RunLog, run_id: int) -> LoggedConversation | None:

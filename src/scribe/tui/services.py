@@ -162,5 +162,6 @@ class Services:
 
         with self._call():
             run_id, call = follow_up(self.client(), self.runlog(), prompt.after, prompt.text, model=model, options=options,
-                                     meta={"via": "tui"}, on_token=on_token, cancel=cancel)
+                                     meta={"via": "tui"}, max_num_ctx=self.workspace.settings.max_num_ctx,
+                                     on_token=on_token, cancel=cancel)
         return TaskResult(run_id, FOLLOW_UP_TASK, model, call, prompt.sources)
