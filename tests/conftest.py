@@ -1,4 +1,5 @@
-"""Shared fixtures: one real engine process for the session, and fresh workspaces pointed at it.
+"""Shared fixtures: one real engine process for the session (one per pytest-xdist worker), and fresh
+workspaces pointed at it.
 
 The network guard: pytest-socket (configured in pyproject.toml's addopts) lets this process connect
 to loopback and Unix sockets only; for the processes the tests start, ``tests/subprocess_hooks`` is
