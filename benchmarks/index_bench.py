@@ -26,13 +26,17 @@ What each number measures:
 - query p50/p95: `retrieve(k=5)` per mode over 50 queries, query vectors precomputed (embedding
   excluded), after a warm-up; the Chroma client is opened fresh for the corpus.
 - recall@5: notes/ indexed with real engine embeddings, benchmarks/queries.json (46 queries, each
-  naming the note that answers it): the share whose note is among the top 5 results.
+  naming the note that answers it): the share whose note is among the top 5 results. Then
+  benchmarks/link_queries.json: a paragraph being written, with [[links]] in it or a `draft` (the
+  note being written: its links and backlinks count, its own chunks are left out, as the tasks
+  leave them out), whose answer is a note linked with it; hybrid with and without the link signal.
 - peak RSS: the child process's maximum resident set (everything it did for that corpus).
 
 Targets (issue 3): no-change re-index of 10,000 notes under 1.5 s; one changed file under 1 s plus its
 embedding time; query p50 under 15 ms at 50k chunks; peak memory under 1 GB for 10,000 notes.
 
     .venv/bin/python benchmarks/index_bench.py [--quick | --full] [--host URL] [--sizes 1000,2000,10000]
+    .venv/bin/python benchmarks/index_bench.py --recall-only [--notes DIR]   # recall@5 on notes/ alone
 """
 
 from __future__ import annotations
@@ -279,25 +283,45 @@ def in_child(*args: Any) -> dict[str, Any]:
 # --- recall on notes/ ----------------------------------------------------------------------------
 
 
-def recall_on_notes(tmp: Path, host: str, batch_size: int) -> dict[str, Any]:
+def recall_at_5(index: Any, items: list[dict[str, str]], vectors: list[list[float]], mode: str, links: bool = True) -> float:
+    """The share of ``items`` whose expected note is in the top 5, the item's draft left out."""
+    hits = 0
+    for item, vector in zip(items, vectors):
+        draft = item.get("draft")
+        sources = retrieve(index, None, item["query"], k=10, mode=mode, query_vector=vector, draft=draft, links=links)  # type: ignore[arg-type]
+        hits += item["expected"] in [s.path for s in sources if s.path != draft][:5]
+    return hits / len(items)
+
+
+def recall_on_notes(tmp: Path, host: str, batch_size: int, notes: Path = REPO / "notes") -> dict[str, Any]:
     root = tmp / "notes-ws"
     make_workspace(root, host)
-    shutil.copytree(REPO / "notes", root / "notes")
+    shutil.copytree(notes, root / "notes")
     client = ModelClient(host)
     queries = json.loads((REPO / "benchmarks" / "queries.json").read_text())
+    linked = json.loads((REPO / "benchmarks" / "link_queries.json").read_text())
     with open_index(open_workspace(root, env={})) as index:
         report = sync_notes(index, [root / "notes"], root=root, client=client,
                             options=SyncOptions(embed_model=MODEL, batch_size=batch_size))
         vectors = client.embed(MODEL, [q["query"] for q in queries], batch_size=batch_size)
-        recall = {}
-        for mode in MODES:
-            hits = 0
-            for q, vector in zip(queries, vectors):
-                sources = retrieve(index, None, q["query"], k=5, mode=mode, query_vector=vector)
-                hits += q["expected"] in {s.path for s in sources}
-            recall[mode] = hits / len(queries)
-    return {"recall": recall, "queries": len(queries), "chunks": report.chunks_total,
+        link_vectors = client.embed(MODEL, [q["query"] for q in linked], batch_size=batch_size)
+        recall = {mode: recall_at_5(index, queries, vectors, mode) for mode in MODES}
+        recall["hybrid_without_links"] = recall_at_5(index, queries, vectors, "hybrid", links=False)
+        links = {"without": recall_at_5(index, linked, link_vectors, "hybrid", links=False),
+                 "with": recall_at_5(index, linked, link_vectors, "hybrid")}
+    return {"recall": recall, "queries": len(queries), "links": links, "link_queries": len(linked), "chunks": report.chunks_total,
             "embed_s": report.embed_s, "index_s": report.total_s}
+
+
+def recall_lines(recall: dict[str, Any]) -> list[str]:
+    r, links = recall["recall"], recall["links"]
+    return [
+        f"recall@5 on notes/ ({recall['queries']} labelled queries, {recall['chunks']} chunks, real embeddings, "
+        f"indexed in {recall['index_s']:.0f} s): " + ", ".join(f"{m} {r[m]:.2f}" for m in MODES)
+        + f" (hybrid without the link signal {r['hybrid_without_links']:.2f})",
+        f"recall@5 on link-dependent queries ({recall['link_queries']}, benchmarks/link_queries.json), hybrid: "
+        f"{links['without']:.2f} without the link signal, {links['with']:.2f} with it",
+    ]
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -333,9 +357,7 @@ def table(results: dict[int, dict[str, Any]], sample: dict[str, float], recall: 
     lines.append("")
     lines.append(f"embed throughput (real engine, {sample['chunks']} sample chunks, batch {sample['batch']}): "
                  f"{sample['seconds_per_chunk'] * 1000:.0f} ms/chunk, {1 / sample['seconds_per_chunk']:.2f} chunks/s")
-    r = recall["recall"]
-    lines.append(f"recall@5 on notes/ ({recall['queries']} labelled queries, {recall['chunks']} chunks, real embeddings, "
-                 f"indexed in {recall['index_s']:.0f} s): " + ", ".join(f"{m} {r[m]:.2f}" for m in MODES))
+    lines += recall_lines(recall)
     lines.append(f"machine: {machine()}; bench wall time {total_s / 60:.1f} min")
     return "\n".join(lines)
 
@@ -389,6 +411,22 @@ def compare_embedders(batch_size: int) -> None:
           f"{'PASS' if m['recall']['hybrid'] >= m['recall']['keyword'] else 'MISS'}")
 
 
+def recall_only(host: str | None, batch_size: int, notes: Path) -> None:
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="recall-") as tmp:
+        engine = None
+        try:
+            if host is None:
+                engine, host = start_engine(Path(tmp))
+            ModelClient(host).embed(MODEL, ["warm-up"])
+            recall = recall_on_notes(Path(tmp), host, batch_size, notes)
+        finally:
+            if engine is not None:
+                stop_engine(engine)
+    print("\n".join([f"notes: {notes}", *recall_lines(recall)]))
+    print(f"machine: {machine()}; bench wall time {(time.perf_counter() - started) / 60:.1f} min")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group()
@@ -401,9 +439,14 @@ def main() -> None:
     parser.add_argument("--embed-model", default=MODEL, help="embedding model for every measurement")
     parser.add_argument("--compare-embedders", action="store_true",
                         help="only notes/: full index time, embedding throughput and recall@5 per mode, gemma3:270m beside all-minilm")
+    parser.add_argument("--recall-only", action="store_true", help="only recall@5 on the notes (labelled and link-dependent queries)")
+    parser.add_argument("--notes", type=Path, default=REPO / "notes", help="the notes folder recall is measured on (e.g. an older checkout's)")
     args = parser.parse_args()
     if args.compare_embedders:
         compare_embedders(args.batch_size)
+        return
+    if args.recall_only:
+        recall_only(args.host, args.batch_size, args.notes)
         return
     set_model(args.embed_model)
     started = time.perf_counter()
@@ -437,7 +480,7 @@ def main() -> None:
             print(f"[{n:,} notes] {json.dumps(results[n])}", file=sys.stderr)
             shutil.rmtree(root, ignore_errors=True)
         print("indexing notes/ with real embeddings for recall@5 ...", file=sys.stderr)
-        recall = recall_on_notes(tmp, host, args.batch_size)
+        recall = recall_on_notes(tmp, host, args.batch_size, args.notes)
         print(table(results, sample, recall, time.perf_counter() - started))
         print()
         print("\n".join(targets(results)))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scribe.notes import Note, discover_notes, parse_note
+from scribe.notes import Note, Skip, discover_notes, parse_note
 
 
 def write(path: Path, content: str | bytes) -> Path:
@@ -318,11 +318,12 @@ def test_a_link_out_of_the_workspace_is_skipped_and_said_unless_the_author_opts_
     (root / "notes" / "secrets").symlink_to(outside / "secrets", target_is_directory=True)
     (root / "notes" / "alias.md").symlink_to(root / "notes" / "real.md")  # inside: followed (the one file, once)
 
-    skipped: list[tuple[str, str]] = []
+    skips: list[tuple[str, Skip]] = []
     kept = [p.relative_to(root).as_posix()
-            for p in discover_notes([root / "notes"], root=root, on_skip=lambda p, why: skipped.append((p.name, why)))]
+            for p in discover_notes([root / "notes"], root=root, on_skip=lambda p, skip: skips.append((p.name, skip)))]
     assert kept == ["notes/alias.md"]  # alias.md comes first by name; real.md is the same file
-    assert [name for name, _ in skipped] == ["private.md", "secrets"]
+    assert [(name, skip.reason) for name, skip in skips] == [("private.md", "symlink"), ("real.md", "duplicate"), ("secrets", "symlink")]
+    skipped = [(name, skip.detail) for name, skip in skips if skip.reason == "symlink"]
     assert all("outside the workspace" in why and "follow_symlinks" in why for _, why in skipped)
     assert str(outside.resolve() / "private.md") in skipped[0][1]
 

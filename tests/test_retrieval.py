@@ -47,7 +47,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, session_engine: SessionEngi
     client = ModelClient(engine_url)
     index = open_index(open_workspace(root, env={}))
     report = sync_notes(index, [root / "notes"], root=root, client=client, options=SyncOptions(embed_model=EMBED_MODEL))
-    assert report.files_new == 19 and report.chunks_total > 100 and not report.warnings
+    assert report.files_new == 23 and report.chunks_total > 100 and not report.warnings
     queries = [q["query"] for q in QUERIES]
     vectors = dict(zip(queries, client.embed(EMBED_MODEL, queries, batch_size=8)))
     yield Corpus(root, index, client, vectors)

@@ -603,20 +603,28 @@ def doctor(as_json: JsonOpt = False, host: HostOpt = None, engine: EngineOpt = N
 
 @app.command("index")
 def index_notes(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="Note folders or files (default: the notes folders in scribe.toml, [index] notes).", show_default=False)] = None,
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Note folders or files (default: [index] notes in scribe.toml, else notes/, or the whole vault in an Obsidian vault).", show_default=False)] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Delete the index and build it again from the notes (the notes are never touched).")] = False,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Chunks per embedding request (default from scribe.toml, else 16).", show_default=False)] = None,
     chroma_url: Annotated[Optional[str], typer.Option("--chroma-url", help="Use the Chroma server at http://HOST:PORT instead of the local store (or SCRIBE_CHROMA_URL).", show_default=False)] = None,
+    report: Annotated[bool, typer.Option("--report", help="Then list every file under the notes folders: indexed (chunks, when), skipped (why) or failed (the error), and the totals.")] = False,
     as_json: JsonOpt = False,
     host: HostOpt = None,
     engine: EngineOpt = None,
 ) -> None:
-    """Index the notes for search: only new or changed chunks are embedded; safe to interrupt and re-run."""
+    """Index the notes for search: only new or changed chunks are embedded; safe to interrupt and re-run.
+
+    Hidden folders (an Obsidian vault's `.obsidian/` and `.trash/`), files matched by `.gitignore` or
+    `.scribeignore`, and attachments (images, PDFs, canvases: anything not markdown or text) are
+    skipped; `--report` lists them with the reason.
+    """
     from rich.console import Console
     from rich.markup import escape
 
     from scribe.connect import privacy_notice
     from scribe.index import open_index
+    from scribe.index_report import build_report, report_lines
+    from scribe.linkgraph import dangling_summary
     from scribe.sync import LazyEmbedClient, SyncOptions, sync_notes
 
     ws = _workspace()
@@ -629,20 +637,28 @@ def index_notes(
         notice = privacy_notice(index.location.url) if index.location.url else None
         if notice and settings.warn_remote_host:
             _stderr(notice)
-        report = sync_notes(
+        run = sync_notes(
             index, roots, root=ws.root, client=LazyEmbedClient(lambda: _client(ws, host, engine)), options=options,
             on_progress=show_progress,
             on_warning=lambda message: console.print(f"[yellow]warning:[/yellow] {escape(message)}"),
         )
+        files = build_report(index.load_manifest(), ws.root) if report else None
     if as_json:
-        _print_json(report.__dict__)
+        _print_json({"run": run.__dict__, **files.to_dict()} if files is not None else run.__dict__)
         return
-    print(
-        f"{'rebuilt' if report.rebuilt else 'indexed'}: {report.files_scanned} files scanned, {report.files_new} new, "
-        f"{report.files_changed} changed, {report.files_removed} removed, {report.chunks_embedded} chunks embedded "
-        f"({report.chunks_total} in the index) in {report.total_s:.1f} s"
-        + (f"; {report.reembedded} re-embedded with '{settings.embed_model}'" if report.reembedded else "")
-    )
+    if files is not None:
+        print("\n".join(report_lines(files)))
+    else:
+        left_out = ", ".join(f"{n} {what}" for n, what in ((run.files_skipped, "skipped"), (run.files_failed, "failed")) if n)
+        print(
+            f"{'rebuilt' if run.rebuilt else 'indexed'}: {run.files_scanned} files scanned, {run.files_new} new, "
+            f"{run.files_changed} changed, {run.files_removed} removed, {run.chunks_embedded} chunks embedded "
+            f"({run.chunks_total} in the index) in {run.total_s:.1f} s"
+            + (f"; {run.reembedded} re-embedded with '{settings.embed_model}'" if run.reembedded else "")
+            + (f"; {left_out} (see scribe index --report)" if left_out else "")
+        )
+    for line in dangling_summary(run.dangling_links):
+        print(line)
 
 
 @contextmanager
@@ -669,7 +685,7 @@ def _index_bar(console: Any, *, shown: bool) -> Iterator[Callable[[Any], None]]:
 def search(
     query: Annotated[str, typer.Argument(help="Words, a name, an error message or a question.")],
     k: Annotated[int, typer.Option("-k", min=1, help="How many chunks to show.")] = 5,
-    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Only notes with this tag (repeat it: all must match).", show_default=False)] = None,
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Only notes with this tag, from the frontmatter or a #tag in the text; 'project' takes 'project/alpha' too (repeat it: all must match).", show_default=False)] = None,
     path: Annotated[Optional[str], typer.Option("--path", help="Only notes whose path matches this glob or folder, e.g. 'sql/*' or notes/kafka.", show_default=False)] = None,
     since: Annotated[Optional[str], typer.Option("--since", help="Only notes whose frontmatter date is on or after YYYY-MM-DD.", show_default=False)] = None,
     mode: Annotated[str, typer.Option("--mode", help="hybrid (vectors and keywords fused), vector or keyword.")] = "hybrid",
@@ -711,23 +727,62 @@ def search(
         console.print(f"[bold]{s.rank}[/bold]  {s.score:.4f}  [cyan]{escape(s.path)}[/cyan]\n   [dim]{escape(s.heading_path)}[/dim]\n   {escape(s.snippet(query))}\n")
 
 
+@app.command()
+def links(
+    note: Annotated[str, typer.Argument(help="A note in the index: its path, or its name as a [[link]] gives it (the file name without .md, a partial path or an alias).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """A note's links: the notes it links to, or 'dangling' where no note has that name, and the notes that link to it.
+
+    Read: [[Note]], [[Note#Heading]], [[Note|alias]], ![[embeds]] and markdown links to a relative
+    path; links resolve by file name, path or frontmatter aliases, as Obsidian resolves them.
+    """
+    import os
+
+    from scribe.errors import NotesIndexError
+    from scribe.index import open_index
+    from scribe.linkgraph import find_note, note_links
+
+    ws = _workspace()
+    given = Path(note)
+    path = Path(os.path.relpath(given.absolute(), ws.root)).as_posix() if given.is_file() else None
+    with open_index(ws) as index:
+        if not index.exists():
+            raise NotesIndexError(f"there is no notes index in {index.state_dir} yet; build it with `scribe index`")
+        found = note_links(index.keyword, find_note(index.keyword, note, path))
+    if as_json:
+        _print_json({"note": found.path, "links_stored": found.stored, "outgoing": [r.to_dict() for r in found.outgoing],
+                     "backlinks": [r.to_dict() for r in found.backlinks]})
+        return
+    print(found.path)
+    if not found.stored:
+        print("  (indexed before scribe kept links: run `scribe index` to read them)")
+    print(f"links to ({len(found.outgoing)}):")
+    for r in found.outgoing:
+        print(f"  {r.link.line}: {r.link.markup} -> {r.to or f'dangling: no note named {r.link.target!r}'}")
+    print(f"linked from ({len(found.backlinks)}):")
+    for r in found.backlinks:
+        print(f"  {r.link.source}:{r.link.line}: {r.link.markup}")
+
+
 DiffOpt = Annotated[bool, typer.Option("--diff", help="Print the run's edits to the draft as a unified diff (`git apply` takes it from the workspace root) instead of the output; the draft is not changed.")]
 ModelOpt = Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Model, optionally with options: gemma3:270m@temperature=0.2 (default from config).", show_default=False)]
 SourcesOpt = Annotated[int, typer.Option("-k", "--sources", min=0, help="Most note chunks to ground the prompt in (0: none).")]
+TagsOpt = Annotated[Optional[list[str]], typer.Option("--tag", help="Ground the prompt only in notes with this tag ('project' takes 'project/alpha' too; repeat it: all must match).", show_default=False)]
 
 
 @contextmanager
-def _task_session(ws: Any, host: str | None, engine: str | None, k: int) -> Iterator[tuple[Any, Any, Any]]:
-    """A model client, the run log and retrieval over the notes index (None without an index)."""
+def _task_session(ws: Any, host: str | None, engine: str | None, k: int, tags: list[str] | None = None) -> Iterator[tuple[Any, Any, Any]]:
+    """A model client, the run log and retrieval over the notes index (None without an index), kept to notes with `tags`."""
     from scribe.index import open_index
-    from scribe.retrieval import SharedRetrieval, keyword_only_notice
+    from scribe.retrieval import SearchFilters, SharedRetrieval, keyword_only_notice
     from scribe.runlog import RunLog
 
     client = _client(ws, host, engine)
     with open_index(ws) as index, RunLog(ws.ensure_state_dir() / "runs.sqlite") as runlog:
         retrieval = None
         if k > 0 and index.exists():
-            retrieval = SharedRetrieval(index)
+            retrieval = SharedRetrieval(index, SearchFilters(tags=tuple(tags or ())))
             if notice := keyword_only_notice(index):
                 _stderr(f"[yellow]note:[/yellow] {_escape(notice)}")
         elif k > 0:
@@ -737,7 +792,7 @@ def _task_session(ws: Any, host: str | None, engine: str | None, k: int) -> Iter
 
 def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, section: str | None = None,
               sections: int = 5, words: int = 250, model: list[str] | None, k: int, as_json: bool,
-              out: Path | None, host: str | None, engine: str | None, diff: bool = False) -> Any:
+              out: Path | None, host: str | None, engine: str | None, diff: bool = False, tags: list[str] | None = None) -> Any:
     """One task on one draft with one model: stream, show output and sources, log. With `diff`
     stdout gets only the patch of the run's edits to the draft (the stream goes to stderr)."""
     from scribe.files import atomic_write, backup
@@ -758,7 +813,7 @@ def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, s
     if not as_json:
         echo = _echo(sys.stderr if to_stderr else sys.stdout)
     patch = None
-    with _task_session(ws, host, engine, k) as (client, runlog, retrieval):
+    with _task_session(ws, host, engine, k, tags) as (client, runlog, retrieval):
         spec = given or parse_model_spec(_writer(ws, client))
         prepared = prepare(template, inp, retrieval.using(client) if retrieval else None, options=spec.options,
                            limits=context_limits(client, spec.name, ws.settings.max_num_ctx))
@@ -813,6 +868,7 @@ def outline(
     sections: Annotated[int, typer.Option(min=1, max=20, help="How many sections to ask for.")] = 5,
     model: ModelOpt = None,
     k: SourcesOpt = 6,
+    tag: TagsOpt = None,
     as_json: JsonOpt = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Also write the outline to this file (an existing one is backed up).", show_default=False)] = None,
     host: HostOpt = None,
@@ -821,7 +877,7 @@ def outline(
     """A markdown outline (headings and bullets) for a draft or a topic, grounded in your notes."""
     if draft is None and not topic:
         raise ScribeError("give a draft to outline, or --topic \"...\"")
-    _run_task("outline", draft, topic=topic, sections=sections, model=model, k=k, as_json=as_json, out=out, host=host, engine=engine)
+    _run_task("outline", draft, topic=topic, sections=sections, model=model, k=k, as_json=as_json, out=out, host=host, engine=engine, tags=tag)
 
 
 @app.command()
@@ -833,6 +889,7 @@ def expand(
     diff: DiffOpt = False,
     model: ModelOpt = None,
     k: SourcesOpt = 6,
+    tag: TagsOpt = None,
     as_json: JsonOpt = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Also write the new text to this file.", show_default=False)] = None,
     host: HostOpt = None,
@@ -849,7 +906,7 @@ def expand(
     if diff and in_place:
         raise ScribeError("--diff prints the edits and --in-place makes them; pick one (or review them: scribe review DRAFT)")
     result = _run_task("expand", draft, section=section, words=words, model=model, k=k, as_json=as_json, out=out, host=host, engine=engine,
-                       diff=diff)
+                       diff=diff, tags=tag)
     if in_place:
         ws = _workspace()
         current = load_draft(draft, ws.root)
@@ -869,6 +926,7 @@ def critique(
     drafts: Annotated[list[Path], typer.Argument(help="One or more drafts.")],
     model: ModelOpt = None,
     k: SourcesOpt = 6,
+    tag: TagsOpt = None,
     as_json: JsonOpt = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="One draft and model: a file for the critique. Several: a folder for one file per draft and model plus summary.json.", show_default=False)] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Batch: how many calls run at once.")] = 2,
@@ -888,15 +946,16 @@ def critique(
     """
     batch = len(drafts) > 1 or len(model or []) > 1 or len(host or []) > 1 or (out is not None and (out.is_dir() or str(out).endswith("/")))
     if not batch:
-        _run_task("critique", drafts[0], model=model, k=k, as_json=as_json, out=out, host=(host or [None])[0], engine=engine, diff=diff)
+        _run_task("critique", drafts[0], model=model, k=k, as_json=as_json, out=out, host=(host or [None])[0], engine=engine, diff=diff, tags=tag)
         return
     if diff:
         raise ScribeError("--diff works on one draft with one model and host; review a batch's critiques with: scribe review DRAFT --run ID")
-    _critique_batch(drafts, model=model, k=k, as_json=as_json, out=out or Path("critiques"), jobs=jobs, hosts=host, force=force, engine=engine)
+    _critique_batch(drafts, model=model, k=k, as_json=as_json, out=out or Path("critiques"), jobs=jobs, hosts=host, force=force, engine=engine,
+                    tags=tag)
 
 
 def _critique_batch(drafts: list[Path], *, model: list[str] | None, k: int, as_json: bool, out: Path, jobs: int,
-                    hosts: list[str] | None, force: bool, engine: str | None) -> None:
+                    hosts: list[str] | None, force: bool, engine: str | None, tags: list[str] | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -918,7 +977,7 @@ def _critique_batch(drafts: list[Path], *, model: list[str] | None, k: int, as_j
     for problem in unreadable:
         _stderr(f"[yellow]skipped:[/yellow] {_escape(problem)}")
     template = get_template("critique", ws.root)
-    with _task_session(ws, (hosts or [None])[0], engine, k) as (client, runlog, retrieval):
+    with _task_session(ws, (hosts or [None])[0], engine, k, tags) as (client, runlog, retrieval):
         specs = given or [parse_model_spec(_writer(ws, client))]
         items = [BatchItem(d, s) for d in loaded for s in specs]
         with _progress_bar() as bar:
@@ -966,6 +1025,7 @@ def run_template(
     section: Annotated[Optional[str], typer.Option("--section", show_default=False, help="Work on this section only.")] = None,
     model: ModelOpt = None,
     k: SourcesOpt = 6,
+    tag: TagsOpt = None,
     as_json: JsonOpt = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Also write the output to this file.", show_default=False)] = None,
     diff: DiffOpt = False,
@@ -978,7 +1038,7 @@ def run_template(
     (critique, expand and rewrite runs have one); `scribe review d.md` takes it change by change.
     """
     _run_task(template, draft, topic=topic, section=section, model=model, k=k, as_json=as_json, out=out, host=host, engine=engine,
-              diff=diff)
+              diff=diff, tags=tag)
 
 
 @app.command()

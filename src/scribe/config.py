@@ -18,6 +18,7 @@ from scribe.errors import ConfigError
 
 CONFIG_FILE = "scribe.toml"
 STATE_DIR = ".scribe"
+VAULT_DIR = ".obsidian"  # what makes a folder an Obsidian vault
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 # The writers scribe knows, best first: with no `model` set, tasks use the first the server has.
 WRITERS = ("qwen2.5-coder:1.5b", "qwen2.5-coder:0.5b", "gemma3:270m")
@@ -34,7 +35,7 @@ EngineMode = Literal["auto", "ollama", "embedded"]
 class IndexSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    notes: list[str] = Field(default_factory=lambda: ["notes"])
+    notes: list[str] = Field(default_factory=lambda: ["notes"])  # ["."] in an Obsidian vault (load_settings)
     chroma_url: str | None = None
     embed_batch_size: int = Field(default=16, ge=1, le=4096)
     chunk_tokens: int = Field(default=350, ge=32, le=8192)
@@ -67,7 +68,8 @@ ENV_VARS: dict[str, str] = {
 
 
 class Workspace:
-    """A folder holding the author's notes, drafts, `scribe.toml` and scribe's state in `.scribe/`."""
+    """A folder holding the author's notes, drafts, `scribe.toml` and scribe's state in `.scribe/`
+    (or an Obsidian vault as it is, with scribe's state in `.scribe/` beside `.obsidian/`)."""
 
     def __init__(self, root: Path, settings: Settings) -> None:
         self.root = root
@@ -76,6 +78,11 @@ class Workspace:
     @property
     def state_dir(self) -> Path:
         return self.root / STATE_DIR
+
+    @property
+    def is_vault(self) -> bool:
+        """An Obsidian vault: links are written `[[Note#Heading]]`, and its notes are all its markdown files."""
+        return (self.root / VAULT_DIR).is_dir()
 
     def ensure_state_dir(self) -> Path:
         try:
@@ -93,11 +100,20 @@ class Workspace:
 
 
 def find_workspace_root(start: Path) -> Path:
-    """The nearest folder at or above `start` holding scribe.toml or .scribe/, else `start` itself."""
+    """The nearest folder at or above `start` holding scribe.toml, .scribe/ or .obsidian/ (an
+    Obsidian vault), else `start` itself.
+
+    A vault inside a folder with a scribe.toml (its `notes/` kept as a vault) belongs to that
+    workspace, whose scribe.toml says where the notes are; a `.scribe/` above a vault does not
+    claim it (any command run there once leaves one).
+    """
     start = start.resolve()
-    for folder in (start, *start.parents):
+    folders = (start, *start.parents)
+    for i, folder in enumerate(folders):
         if (folder / CONFIG_FILE).is_file() or (folder / STATE_DIR).is_dir():
             return folder
+        if (folder / VAULT_DIR).is_dir():
+            return next((above for above in folders[i + 1 :] if (above / CONFIG_FILE).is_file()), folder)
     return start
 
 
@@ -142,6 +158,8 @@ def load_settings(root: Path, env: dict[str, str] | None = None) -> Settings:
     for var, key in ENV_VARS.items():
         if env.get(var):
             _set_dotted(data, key, env[var])
+    if (root / VAULT_DIR).is_dir() and isinstance(data.get("index", {}), dict):
+        data.setdefault("index", {}).setdefault("notes", ["."])  # a vault's notes are its markdown files
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:

@@ -31,6 +31,9 @@ def run_checks(
     engine_check = background_engine(workspace_path)
     if engine_check is not None:
         checks.append(engine_check)
+    links = links_check(workspace_path)
+    if links is not None:
+        checks.append(links)
     checks.append(offline_ready(checks, hosts[0] if hosts else None))
     return checks
 
@@ -106,6 +109,34 @@ def background_engine(workspace_path: Path | None) -> Check | None:
         return Check("background engine", True, "not running for this workspace")
     rss = f", RSS {status.rss_bytes / 1e6:.0f} MB" if status.rss_bytes is not None else ""
     return Check("background engine", True, f"running at {status.url} (pid {status.pid}{rss}); scribe serve stop stops it")
+
+
+def links_check(workspace_path: Path | None) -> Check | None:
+    """Links in the notes that name no note: informational (a link to a note not written yet is
+    common in a vault), so never a failure; None without settings or an index."""
+    from scribe.config import open_workspace
+    from scribe.index import open_index
+    from scribe.linkgraph import dangling, dangling_line
+
+    try:
+        ws = open_workspace(workspace_path)
+    except ScribeError:
+        return None  # the settings check has said why
+    with open_index(ws) as index:
+        if not index.exists():
+            return None
+        try:
+            lines = [dangling_line(link) for link in dangling(index.keyword)]
+            unread = len(index.keyword.unlinked_paths())
+        except ScribeError as exc:
+            return Check("links", False, str(exc), "run `scribe index --rebuild`")
+    if unread:
+        return Check("links", True, f"{unread} notes were indexed before scribe kept links; `scribe index` reads their links")
+    if not lines:
+        return Check("links", True, "no dangling links")
+    more = f"; and {len(lines) - 3} more" if len(lines) > 3 else ""
+    return Check("links", True, f"{len(lines)} dangling (a link to no note): {'; '.join(lines[:3])}{more}; "
+                 "write those notes or fix the links (`scribe index --json` lists them all)")
 
 
 def _state_writable(state_dir: Path) -> Check:

@@ -4,6 +4,11 @@ Local Chroma has no keyword search, and a small embedding model can miss an exac
 string that a word index finds at once. This store also holds each chunk's text and each file's
 filterable fields (tags, date), so results from either half are shown and filtered from one place.
 It is kept in step with the same manifest as Chroma (see ``scribe.manifest``).
+
+It also keeps each note's links as written (``scribe.links``), written with its chunks in one
+transaction, and the aliases other notes may link to it by. Links are stored unresolved: which note
+a link names depends on the other notes, so it is worked out when asked (``scribe.linkgraph``), and
+a note appearing or going away changes no stored row.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from pathlib import Path
 
 from scribe.errors import NotesIndexError
 from scribe.files import disk_full
+from scribe.links import Link, NoteName, name_key
 from scribe.manifest import DISK_FULL_HINT, REBUILD_HINT
-
-SCHEMA_VERSION = 1
+from scribe.tags import has_tag
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
@@ -51,6 +56,34 @@ CREATE TABLE IF NOT EXISTS files (
     date TEXT
 );
 """
+# Version 2: links. ``link_notes`` has a row for each file whose links are stored (and its aliases):
+# a file without one was indexed before, and ``scribe.sync`` reads it again.
+_LINKS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS links (
+    n INTEGER PRIMARY KEY,
+    path TEXT NOT NULL,
+    chunk_id TEXT,
+    target TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    heading TEXT,
+    alias TEXT,
+    embed INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    start_offset INTEGER NOT NULL,
+    end_offset INTEGER NOT NULL,
+    line INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS links_by_path ON links(path);
+CREATE INDEX IF NOT EXISTS links_by_name ON links(name_key);
+CREATE TABLE IF NOT EXISTS link_notes (
+    path TEXT PRIMARY KEY,
+    aliases TEXT NOT NULL
+);
+"""
+# The schema of each version, applied in order from the store's version to the newest.
+_MIGRATIONS = (_SCHEMA, _LINKS_SCHEMA)
+SCHEMA_VERSION = len(_MIGRATIONS)
+_LINK_COLUMNS = "path, chunk_id, target, heading, alias, embed, kind, start_offset, end_offset, line"
 
 # Left out of the OR-ed terms (never out of the whole-query phrase): they match nearly every chunk,
 # add almost nothing to BM25 and make the query scan every posting list.
@@ -134,11 +167,12 @@ class KeywordStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                self._db.executescript(_SCHEMA)
-                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            elif version != SCHEMA_VERSION:
+            if version > SCHEMA_VERSION:
                 raise sqlite3.DatabaseError(f"unknown schema version {version}")
+            if version < SCHEMA_VERSION:
+                for script in _MIGRATIONS[version:]:
+                    self._db.executescript(script)
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             hint = DISK_FULL_HINT if disk_full(exc) else REBUILD_HINT
             raise NotesIndexError(f"{path}: the keyword index cannot be read ({exc}); {hint}") from exc
@@ -154,9 +188,23 @@ class KeywordStore:
 
     # --- writing ---------------------------------------------------------------------------------
 
-    def write(self, files: Sequence[tuple[FileRecord, Sequence[ChunkRow]]]) -> None:
-        """Store these files' fields and chunks in one transaction (ids already held are updated)."""
+    def write(
+        self, files: Sequence[tuple[FileRecord, Sequence[ChunkRow]]], links: Sequence[tuple[NoteName, Sequence[Link]]] = ()
+    ) -> None:
+        """Store these files' fields and chunks, and notes' links in place of those they had, in one transaction
+        (chunk ids already held are updated)."""
         with self._transaction():
+            for name, note_links in links:
+                self._db.execute("DELETE FROM links WHERE path = ?", (name.path,))
+                self._db.execute(
+                    "INSERT INTO link_notes(path, aliases) VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET aliases = excluded.aliases",
+                    (name.path, json.dumps(list(name.aliases))),
+                )
+                self._db.executemany(
+                    f"INSERT INTO links(name_key, {_LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(name_key(link.target), name.path, link.chunk_id, link.target, link.heading, link.alias, link.embed,
+                      link.kind, link.start, link.end, link.line) for link in note_links],
+                )
             for record, rows in files:
                 self._db.execute(
                     "INSERT INTO files(path, title, tags, date) VALUES (?, ?, ?, ?) ON CONFLICT(path) DO UPDATE"
@@ -172,10 +220,12 @@ class KeywordStore:
                 )
 
     def delete(self, chunk_ids: Iterable[str], paths: Iterable[str] = ()) -> None:
-        """Remove chunks by id and files' fields by path, in one transaction."""
+        """Remove chunks by id, and files' fields and links by path, in one transaction."""
+        by_path = [(p,) for p in paths]
         with self._transaction():
             self._db.executemany("DELETE FROM chunks WHERE id = ?", [(i,) for i in chunk_ids])
-            self._db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
+            for table in ("files", "links", "link_notes"):
+                self._db.executemany(f"DELETE FROM {table} WHERE path = ?", by_path)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db, self.path)
@@ -190,6 +240,32 @@ class KeywordStore:
 
     def chunk_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    def unlinked_paths(self) -> set[str]:
+        """Files whose links the store does not hold: indexed before it kept links."""
+        return {row[0] for row in self._db.execute("SELECT path FROM files WHERE path NOT IN (SELECT path FROM link_notes)")}
+
+    def note_names(self) -> list[NoteName]:
+        """Every file as link resolution knows it: its path and aliases."""
+        rows = self._db.execute("SELECT f.path, coalesce(l.aliases, '[]') FROM files f LEFT JOIN link_notes l ON l.path = f.path")
+        return [NoteName(path, tuple(json.loads(aliases))) for path, aliases in rows]
+
+    def links(self, *, paths: Sequence[str] | None = None, name_keys: Iterable[str] | None = None) -> list[Link]:
+        """Stored links in file and text order: all, or those in ``paths``, or those whose target's
+        ``scribe.links.name_key`` is among ``name_keys``."""
+        sql, params = f"SELECT {_LINK_COLUMNS} FROM links", []
+        if paths is not None:
+            sql += " WHERE path IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(list(paths)))
+        elif name_keys is not None:
+            sql += " WHERE name_key IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(sorted(name_keys)))
+        rows = self._db.execute(sql + " ORDER BY path, start_offset", params)
+        return [
+            Link(source=path, target=target, heading=heading, alias=alias, embed=bool(embed), kind=kind,
+                 start=start, end=end, line=line, chunk_id=chunk_id)
+            for path, chunk_id, target, heading, alias, embed, kind, start, end, line in rows
+        ]
 
     def search(self, query: str, limit: int, paths: Sequence[str] | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score, higher is better) for the best ``limit`` matches of free text."""
@@ -227,20 +303,29 @@ class KeywordStore:
         )
         return {row[0]: StoredChunk(*row) for row in rows}
 
-    def matching_paths(self, tags: Sequence[str] = (), since: str | None = None) -> list[str]:
-        """Paths of the files that carry every tag in ``tags`` (any case) and are dated on or after ``since``.
+    def file_chunks(self, paths: Sequence[str]) -> list[StoredChunk]:
+        """Every stored chunk of these files, by file and position."""
+        rows = self._db.execute(
+            "SELECT c.id, c.path, c.heading_path, c.ordinal, c.text, coalesce(f.title, c.path) FROM chunks c"
+            " LEFT JOIN files f ON f.path = c.path WHERE c.path IN (SELECT value FROM json_each(?)) ORDER BY c.path, c.ordinal",
+            (json.dumps(list(paths)),),
+        )
+        return [StoredChunk(*row) for row in rows]
 
-        A note without a date in its frontmatter has no date to compare, so ``since`` leaves it out.
+    def matching_paths(self, tags: Sequence[str] = (), since: str | None = None) -> list[str]:
+        """Paths of the files that carry every tag in ``tags`` and are dated on or after ``since``.
+
+        Tags match as Obsidian's do (``scribe.tags.has_tag``: any case, ``a`` takes ``a/b`` too),
+        compared here rather than in SQL, whose ``lower`` knows only ASCII. A note without a date in
+        its frontmatter has no date to compare, so ``since`` leaves it out.
         """
-        sql = "SELECT path FROM files WHERE 1"
+        sql = "SELECT path, tags FROM files WHERE 1"
         params: list[object] = []
-        for tag in tags:
-            sql += " AND EXISTS (SELECT 1 FROM json_each(files.tags) WHERE lower(value) = lower(?))"
-            params.append(tag)
         if since is not None:
             sql += " AND date >= ?"
             params.append(since)
-        return [row[0] for row in self._db.execute(sql + " ORDER BY path", params)]
+        rows = self._db.execute(sql + " ORDER BY path", params)
+        return [path for path, held in rows if all(has_tag(json.loads(held), tag) for tag in tags)]
 
 
 class _Transaction:

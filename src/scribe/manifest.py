@@ -5,6 +5,10 @@ both stores (Chroma and FTS5), and a chunk is deleted from the stores only after
 no longer names it. So every chunk id in the manifest on disk is in both stores, whenever the
 process dies; the stores may hold extra ids (orphans), which the next run removes.
 
+It also keeps what the last run found about every other path under the notes folders (skipped or
+failed, and why), so `scribe index --report` and the app can say what the index knows without
+walking the notes again (``scribe.index_report``).
+
 The manifest is one JSON file, rewritten atomically (``scribe.files.atomic_write``). Diffing the files
 on disk against it is pure, so the incremental rules are tested with plain values.
 """
@@ -19,20 +23,27 @@ from pathlib import Path
 from scribe.chunking import Chunk
 from scribe.errors import NotesIndexError
 from scribe.files import atomic_write
+from scribe.notes import Skip
 
-MANIFEST_VERSION = 1
+# Version 2 added when each file was indexed, its warnings and the paths left out. A version-1
+# manifest still loads; its files are re-read once (their vectors kept) for the tags in their bodies.
+MANIFEST_VERSION = 2
 REBUILD_HINT = "run `scribe index --rebuild` to rebuild the index from your notes"
 DISK_FULL_HINT = "the disk is full: free some space, then run `scribe index` again (what was committed is kept)"
 
 
 @dataclass
 class FileEntry:
-    """What the index holds for one note file: its size, mtime and hash when indexed, its chunk ids."""
+    """What the index holds for one note file: its size, mtime and hash when indexed, its chunk ids,
+    when they were written (ISO 8601, UTC; None in an index from before scribe kept it) and what
+    reading it warned about (broken frontmatter, not UTF-8)."""
 
     size: int
     mtime_ns: int
     content_hash: str
     chunk_ids: list[str]
+    indexed_at: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -41,12 +52,15 @@ class Manifest:
 
     ``embed_model`` and ``dimension`` are kept once for the index (not per file) because one index
     never mixes vectors from two models; ``store`` names the Chroma store the ids live in.
+    ``skipped``: the paths under the notes folders the last run left out or could not read (a folder
+    left out whole ends in ``/``), as of the last run that scanned them.
     """
 
     embed_model: str | None = None
     dimension: int | None = None
     store: str | None = None
     files: dict[str, FileEntry] = field(default_factory=dict)
+    skipped: dict[str, Skip] = field(default_factory=dict)
 
     def chunk_ids(self) -> set[str]:
         return {chunk_id for entry in self.files.values() for chunk_id in entry.chunk_ids}
@@ -65,13 +79,18 @@ def load_manifest(path: Path) -> Manifest:
         raise NotesIndexError(f"{path}: cannot read the index manifest ({exc.strerror}); {REBUILD_HINT}") from exc
     try:
         data = json.loads(raw)
-        if data.get("version") != MANIFEST_VERSION:
-            raise ValueError(f"unknown manifest version {data.get('version')!r}")
+        version = data.get("version")
+        if version not in (1, MANIFEST_VERSION):
+            raise ValueError(f"unknown manifest version {version!r}")
+        files = {rel: FileEntry(**entry) for rel, entry in data["files"].items()}
+        if version == 1:
+            files = {rel: FileEntry(-1, -1, "", entry.chunk_ids) for rel, entry in files.items()}
         return Manifest(
             embed_model=data["embed_model"],
             dimension=data["dimension"],
             store=data["store"],
-            files={rel: FileEntry(**entry) for rel, entry in data["files"].items()},
+            files=files,
+            skipped={rel: Skip(**skip) for rel, skip in data.get("skipped", {}).items()},
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise NotesIndexError(f"{path}: the index manifest is damaged ({exc}); {REBUILD_HINT}") from exc
@@ -84,12 +103,20 @@ def save_manifest(path: Path, manifest: Manifest) -> None:
         "embed_model": manifest.embed_model,
         "dimension": manifest.dimension,
         "store": manifest.store,
-        "files": {
-            rel: {"size": e.size, "mtime_ns": e.mtime_ns, "content_hash": e.content_hash, "chunk_ids": e.chunk_ids}
-            for rel, e in sorted(manifest.files.items())
-        },
+        "files": {rel: _entry_data(e) for rel, e in sorted(manifest.files.items())},
+        "skipped": {rel: {"reason": s.reason, "detail": s.detail} for rel, s in sorted(manifest.skipped.items())},
     }
     atomic_write(path, json.dumps(data, separators=(",", ":")))
+
+
+def _entry_data(entry: FileEntry) -> dict[str, object]:
+    data: dict[str, object] = {
+        "size": entry.size, "mtime_ns": entry.mtime_ns, "content_hash": entry.content_hash, "chunk_ids": entry.chunk_ids,
+        "indexed_at": entry.indexed_at,
+    }
+    if entry.warnings:
+        data["warnings"] = entry.warnings
+    return data
 
 
 # --- diffing (pure) ----------------------------------------------------------------------------

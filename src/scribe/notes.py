@@ -2,7 +2,8 @@
 
 Pure apart from reading files: nothing here ever writes, renames or touches an input file.
 Problems with one file (bad encoding, broken frontmatter) become warnings on its ``Note`` so one
-bad note never stops an index run.
+bad note never stops an index run. Discovery says why it left each other path out (``Skip``), so
+an Obsidian vault's attachments, settings and trash are accounted for, not silently dropped.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from stat import S_ISREG
+from typing import Any, Literal
 
 import pathspec
 import toml
@@ -23,6 +25,7 @@ import yaml
 from frontmatter.default_handlers import BaseHandler, JSONHandler, TOMLHandler, YAMLHandler
 
 from scribe.chunking import first_heading
+from scribe.tags import body_tags, frontmatter_tags, unique_tags
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +36,25 @@ BINARY_SNIFF_BYTES = 8192
 MAX_YAML_ALIASES = 16
 
 MetadataValue = str | int | float | bool | list[str]
+
+# Why a path under the notes folders is not in the index. "unreadable" is a failure (the file is a
+# note that could not be read); the others are skips. "too_large" and "empty" are found by the
+# indexer (``scribe.sync``), the rest by discovery.
+SkipReason = Literal[
+    "hidden", "ignored", "attachment", "symlink", "broken_link", "duplicate", "binary", "too_large", "empty", "unreadable"
+]
+
+# What Obsidian embeds or opens besides notes, by suffix (its "accepted file formats"), for a
+# skip's wording; any other suffix is "a .xyz file".
+ATTACHMENT_KINDS = {
+    **dict.fromkeys((".png", ".jpg", ".jpeg", ".gif", ".bmp", ".svg", ".webp", ".avif", ".heic", ".tif", ".tiff"), "an image"),
+    **dict.fromkeys((".mp3", ".wav", ".m4a", ".ogg", ".3gp", ".flac"), "an audio file"),
+    **dict.fromkeys((".mp4", ".webm", ".ogv", ".mov", ".mkv"), "a video"),
+    ".pdf": "a PDF",
+    ".canvas": "an Obsidian canvas",
+    ".base": "an Obsidian base",
+}
+HIDDEN_KINDS = {".obsidian": "Obsidian's settings", ".trash": "Obsidian's trash", ".scribe": "scribe's index and run log", ".git": "git's history"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +73,35 @@ class Note:
     mtime_ns: int
     content_hash: str
     warnings: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Why a path was left out of the index: a ``SkipReason`` and, in words, the detail."""
+
+    reason: SkipReason
+    detail: str
+
+    @property
+    def failed(self) -> bool:
+        """A note that could not be read, not a path scribe chose to leave out."""
+        return self.reason == "unreadable"
+
+
+def attachment_kind(path: Path) -> str | None:
+    """What a file that is not a note is, in words ("an image", "a PDF"...), or None for a note.
+
+    Excalidraw drawings are markdown files by suffix (``.excalidraw.md``) but hold a compressed
+    drawing, not prose.
+    """
+    name = path.name.lower()
+    if name.endswith(".excalidraw.md"):
+        return "an Excalidraw drawing"
+    suffix = path.suffix.lower()
+    if suffix in NOTE_SUFFIXES:
+        return None
+    return ATTACHMENT_KINDS.get(suffix) or (f"a {suffix} file" if suffix else "a file without a note suffix")
 
 
 # --- discovery ---------------------------------------------------------------------------------
@@ -69,24 +120,27 @@ def discover_notes(
     overriding shallower ones as in git, and those between ``root`` and a given directory apply
     too. Symlinked directories are followed once each, so a symlink loop ends the walk there.
 
-    A symlink (file or folder) met on the walk that points outside ``root`` is skipped, and
-    ``on_skip(path, reason)`` told, unless ``follow_symlinks``: what it points at goes into the
-    index and so into prompts, maybe to a model server elsewhere, and the author did not put it in
-    the workspace.
+    A symlink (file or folder) met on the walk that points outside ``root`` is skipped unless
+    ``follow_symlinks``: what it points at goes into the index and so into prompts, maybe to a
+    model server elsewhere, and the author did not put it in the workspace.
+
+    Every path left out is told to ``on_skip(path, skip)`` with the reason: hidden and ignored
+    folders once each (not the files in them), attachments (``attachment_kind``), binary files,
+    links out of the workspace or to nothing, and a second path to a file already taken.
 
     A file named directly in ``paths`` is taken even if hidden or ignored (the user asked for it)
-    as long as it has a note suffix and is text. Relative ``paths`` are relative to the cwd; a
-    path that does not exist yields nothing (checking that the user's paths exist is the caller's).
+    as long as it is a text note. Relative ``paths`` are relative to the cwd; a path that does not
+    exist yields nothing (checking that the user's paths exist is the caller's).
     """
     root = root.absolute()
     visited_dirs: set[Path] = set()
-    seen_files: set[tuple[int, int]] = set()
+    seen_files: dict[tuple[int, int], Path] = {}
     links = _Links(root.resolve(), follow_symlinks, on_skip)
     for given in paths:
         given = given.absolute()
         if given.is_dir():
             yield from _walk(given, _inherited_rules(given, root), visited_dirs, seen_files, links)
-        elif _is_note_file(given) and _first_sight(given, seen_files):
+        elif given.exists() and links.take(given, _note_or_skip(given, seen_files)):
             yield given
 
 
@@ -104,13 +158,17 @@ class _Links:
         target = path.resolve()
         if target.is_relative_to(self.root):
             return True
-        if self.on_skip is not None:
-            self.on_skip(path, f"a link to {target}, outside the workspace (set follow_symlinks = true under [index] in scribe.toml to index it)")
-        return False
+        return self.take(path, Skip("symlink", f"a link to {target}, outside the workspace (set follow_symlinks = true under [index] in scribe.toml to index it)"))
+
+    def take(self, path: Path, skip: Skip | None) -> bool:
+        """True for a path to take (``skip`` None); else tell ``on_skip`` why not."""
+        if skip is not None and self.on_skip is not None:
+            self.on_skip(path, skip)
+        return skip is None
 
 
 def _walk(
-    directory: Path, rules: _IgnoreRules, visited_dirs: set[Path], seen_files: set[tuple[int, int]], links: _Links
+    directory: Path, rules: _IgnoreRules, visited_dirs: set[Path], seen_files: dict[tuple[int, int], Path], links: _Links
 ) -> Iterator[Path]:
     real = directory.resolve()
     if real in visited_dirs:
@@ -123,18 +181,21 @@ def _walk(
         logger.warning("skipping folder %s: %s", directory, error)
         return
     for entry in entries:
-        if entry.name.startswith("."):
-            continue
         path = directory / entry.name
         try:
             is_dir = entry.is_dir()
         except OSError:  # e.g. a symlink pointing at itself
             continue
-        if _is_ignored(path, is_dir, rules) or not links.allowed(path):
+        if entry.name.startswith("."):
+            what = HIDDEN_KINDS.get(entry.name) or ("a hidden folder" if is_dir else "a hidden file")
+            links.take(path, Skip("hidden", f"{what} (names starting with a dot are never notes)"))
+        elif _is_ignored(path, is_dir, rules):
+            links.take(path, Skip("ignored", "matched by a .gitignore or .scribeignore"))
+        elif not links.allowed(path):
             continue
-        if is_dir:
+        elif is_dir:
             yield from _walk(path, rules, visited_dirs, seen_files, links)
-        elif _is_note_file(path) and _first_sight(path, seen_files):
+        elif links.take(path, _note_or_skip(path, seen_files)):
             yield path
 
 
@@ -170,31 +231,35 @@ def _is_ignored(path: Path, is_dir: bool, rules: _IgnoreRules) -> bool:
     return ignored
 
 
-def _is_note_file(path: Path) -> bool:
-    try:
-        if path.suffix.lower() not in NOTE_SUFFIXES or not path.is_file():
-            return False
-        with path.open("rb") as handle:
-            return b"\0" not in handle.read(BINARY_SNIFF_BYTES)
-    except OSError:
-        return False
+def _note_or_skip(path: Path, seen_files: dict[tuple[int, int], Path]) -> Skip | None:
+    """None for a text note met for the first time; else why the file is left out.
 
-
-def _first_sight(path: Path, seen_files: set[tuple[int, int]]) -> bool:
-    """True the first time a real file is met (two links to one file yield it once).
-
-    A file is known by its device and inode: one ``stat``, where resolving the path would cost a
-    syscall per path component (this runs for every note on every index run).
+    A file is known by its device and inode, so two links to one file yield it once: one
+    ``stat``, where resolving the path would cost a syscall per path component (this runs for
+    every note on every index run).
     """
+    kind = attachment_kind(path)
+    if kind is not None:
+        return Skip("attachment", f"{kind}, not a note")
     try:
         stat = path.stat()
-    except OSError:
-        return False
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError) and path.is_symlink():
+            return Skip("broken_link", f"a link to {path.resolve()}, which does not exist")
+        return Skip("unreadable", f"cannot read ({exc.strerror})")
+    if not S_ISREG(stat.st_mode):
+        return Skip("attachment", "not a regular file")
     key = (stat.st_dev, stat.st_ino)
     if key in seen_files:
-        return False
-    seen_files.add(key)
-    return True
+        return Skip("duplicate", f"the same file as {os.path.relpath(seen_files[key], path.parent)}, indexed once")
+    try:
+        with path.open("rb") as handle:
+            if b"\0" in handle.read(BINARY_SNIFF_BYTES):
+                return Skip("binary", "binary content, not text")
+    except OSError as exc:
+        return Skip("unreadable", f"cannot read ({exc.strerror})")
+    seen_files[key] = path
+    return None
 
 
 # --- parsing -----------------------------------------------------------------------------------
@@ -258,13 +323,14 @@ def parse_note(path: Path, *, root: Path) -> Note | None:
         title=note_title(metadata, body, path.stem),
         body=body,
         metadata=metadata,
-        tags=_tags(metadata.get("tags")),
+        tags=unique_tags([*frontmatter_tags(metadata.get("tags")), *frontmatter_tags(metadata.get("tag")), *body_tags(body)]),
         date=_text(metadata.get("date")),
         status=_text(metadata.get("status")),
         size=len(raw),
         mtime_ns=stat.st_mtime_ns,
         content_hash=hashlib.sha256(raw).hexdigest(),
         warnings=warnings,
+        aliases=[*_aliases(metadata.get("aliases")), *_aliases(metadata.get("alias"))],
     )
 
 
@@ -381,9 +447,9 @@ def _text(value: MetadataValue | None) -> str | None:
     return text or None
 
 
-def _tags(value: MetadataValue | None) -> list[str]:
-    """Tags given as a list or as one comma-separated string, stripped, first occurrence kept."""
-    if value is None:
+def _aliases(value: MetadataValue | None) -> list[str]:
+    """Frontmatter ``aliases`` (or ``alias``): a list, or one comma-separated string as Obsidian once wrote them."""
+    if value is None or isinstance(value, bool):
         return []
     items = value if isinstance(value, list) else _as_string(value).split(",")
-    return list(dict.fromkeys(tag.strip() for tag in items if tag.strip()))
+    return list(dict.fromkeys(alias.strip() for alias in items if alias.strip()))

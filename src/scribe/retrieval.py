@@ -8,6 +8,11 @@ not crowd out the others: at most ``per_file`` chunks each.
 Queries are embedded with the configured embed model (``NotesIndex.embed_model``). While the index
 holds another model's vectors (the model changed and `scribe index` has not re-embedded yet), a
 search is keyword-only and says why in ``Sources.notice``: vectors of two models are never compared.
+
+Links are a third signal in hybrid mode: the notes the draft links to (in the query text, or in
+the draft's indexed version) and the notes linking to the draft are what the author tied to it, so
+their chunks come as a third ranked list into the same fusion (``link_ranking``): no weight to tune,
+and a chunk both searches found and a link points at goes to the top.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ from __future__ import annotations
 import fnmatch
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal, Protocol
 
+from scribe.chunking import HEADING_SEPARATOR
 from scribe.errors import NotesIndexError
+from scribe.fts import StoredChunk
 from scribe.index import NotesIndex
+from scribe.linkgraph import linked_notes
 
 Mode = Literal["hybrid", "vector", "keyword"]
 MODES: tuple[Mode, ...] = ("hybrid", "vector", "keyword")
@@ -39,8 +47,9 @@ class QueryEmbedder(Protocol):
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Which notes a search may return: all of ``tags``, dated on or after ``since`` (YYYY-MM-DD),
-    with a workspace-relative path matching the glob ``path`` (at any folder depth)."""
+    """Which notes a search may return: all of ``tags`` (a tag takes the tags nested under it, as in
+    Obsidian: ``scribe.tags.has_tag``), dated on or after ``since`` (YYYY-MM-DD), with a
+    workspace-relative path matching the glob ``path`` (at any folder depth)."""
 
     tags: tuple[str, ...] = ()
     path: str | None = None
@@ -65,6 +74,7 @@ class Source:
     rank: int
     vector_rank: int | None
     keyword_rank: int | None
+    link_rank: int | None = None
 
     def snippet(self, query: str, width: int = 240) -> str:
         return make_snippet(self.text, self.heading_path, query, width)
@@ -91,8 +101,14 @@ def retrieve(
     mode: Mode = "hybrid",
     per_file: int = 2,
     query_vector: Sequence[float] | None = None,
+    draft: str | None = None,
+    links: bool = True,
 ) -> Sources:
     """The top ``k`` chunks for ``query``, best first.
+
+    In hybrid mode, with ``links``, chunks of the notes linked with the draft rank higher: those the
+    query's own links name (resolved from ``draft``, the workspace-relative path of the note being
+    written, if given) and, for an indexed ``draft``, those it links to and those linking to it.
 
     The query is embedded with ``index.embed_model`` (``client`` may be None in keyword mode, or when
     ``query_vector`` is given, e.g. by a benchmark that times the search alone). When the index's
@@ -119,8 +135,16 @@ def retrieve(
         keyword_hits = index.keyword.search(query, pool, paths)
     vector_ranks = {chunk_id: i for i, (chunk_id, _) in enumerate(vector_hits, start=1)}
     keyword_ranks = {chunk_id: i for i, (chunk_id, _) in enumerate(keyword_hits, start=1)}
+    link_ranks: dict[str, int] = {}
     if mode == "hybrid":
-        ranked = reciprocal_rank_fusion([[i for i, _ in vector_hits], [i for i, _ in keyword_hits]])
+        searched = [[i for i, _ in vector_hits], [i for i, _ in keyword_hits]]
+        ranked = reciprocal_rank_fusion(searched)
+        if links and (linked := linked_notes(index.keyword, query, draft)):
+            if paths is not None:
+                linked = {path: headings for path, headings in linked.items() if path in paths}
+            by_link = link_ranking([chunk_id for chunk_id, _ in ranked], index.keyword.file_chunks(list(linked)), linked)
+            link_ranks = {chunk_id: i for i, chunk_id in enumerate(by_link, start=1)}
+            ranked = reciprocal_rank_fusion([*searched, by_link])
     elif mode == "vector":
         ranked = [(chunk_id, 1.0 - distance) for chunk_id, distance in vector_hits]
     else:
@@ -134,6 +158,7 @@ def retrieve(
             heading_path=stored[chunk_id].heading_path, text=stored[chunk_id].text,
             ordinal=stored[chunk_id].ordinal, score=score, rank=rank,
             vector_rank=vector_ranks.get(chunk_id), keyword_rank=keyword_ranks.get(chunk_id),
+            link_rank=link_ranks.get(chunk_id),
         )
         for rank, (chunk_id, score) in enumerate(chosen, start=1)
     ), notice)
@@ -155,8 +180,9 @@ class SharedRetrieval:
     another's embedding; only the index reads, a few milliseconds, are serialized.
     """
 
-    def __init__(self, index: NotesIndex) -> None:
+    def __init__(self, index: NotesIndex, filters: SearchFilters | None = None) -> None:
         self.index = index
+        self.filters = filters  # what the tasks may draw on (`--tag`)
         self._lock = threading.Lock()
 
     def search(self, client: QueryEmbedder, query: str, k: int) -> Sources:
@@ -164,7 +190,7 @@ class SharedRetrieval:
             usable = self.index.vectors.embedding_model()[0] == self.index.embed_model
         vector = client.embed(self.index.embed_model, [query])[0] if usable and query.strip() and k > 0 else None
         with self._lock:
-            return retrieve(self.index, client, query, k=k, query_vector=vector)
+            return retrieve(self.index, client, query, k=k, filters=self.filters, query_vector=vector)
 
     def using(self, client: QueryEmbedder) -> Callable[[str, int], list[Source]]:
         return lambda query, k: self.search(client, query, k)
@@ -216,6 +242,25 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) ->
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
     return sorted(scores.items(), key=lambda pair: -pair[1])
+
+
+def link_ranking(
+    fused: Sequence[str], chunks: Sequence[StoredChunk], linked: Mapping[str, set[str | None]]
+) -> list[str]:
+    """The third list for the fusion: the linked notes' chunks that the searches found, in their fused
+    order, then, for each linked note not among them, the chunk its link names (the section under a
+    linked heading) or else its first chunk. ``chunks``: the linked notes' chunks."""
+    held = {chunk.id: chunk for chunk in chunks}
+    ranking = [chunk_id for chunk_id in fused if chunk_id in held]
+    represented = {held[chunk_id].path for chunk_id in ranking}
+    for path, headings in linked.items():
+        if path in represented:
+            continue
+        own = sorted((chunk for chunk in chunks if chunk.path == path), key=lambda chunk: chunk.ordinal)
+        wanted = {heading.rsplit("#", 1)[-1].strip().casefold() for heading in headings if heading}
+        under = [chunk for chunk in own if wanted & {part.strip().casefold() for part in chunk.heading_path.split(HEADING_SEPARATOR)}]
+        ranking += [chunk.id for chunk in (under or own)[:1]]
+    return ranking
 
 
 def cap_per_file(

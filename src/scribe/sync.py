@@ -12,7 +12,10 @@ notes are not read again, and the index switches over once all are done (``_Sync
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import dataclasses
+import datetime as dt
 import math
 import os
 import time
@@ -25,13 +28,18 @@ from scribe.chunking import Chunk, chunk_markdown
 from scribe.errors import NotesIndexError
 from scribe.fts import ChunkRow, FileRecord, iso_date
 from scribe.index import LOCK_WAIT_S, NotesIndex
+from scribe.linkgraph import dangling, dangling_line
+from scribe.links import Link, NoteName, parse_links
 from scribe.manifest import REBUILD_HINT, ChunkPlan, FileEntry, FileStat, Manifest, diff_files, plan_chunks, save_manifest
-from scribe.notes import Note, discover_notes, parse_note
+from scribe.notes import Note, Skip, discover_notes, parse_note
 
 # A note over this size is almost certainly not prose (a log, a dump); embedding it would take hours.
 MAX_NOTE_BYTES = 1_000_000
 # How often the manifest is saved mid-run: the most work a kill can lose.
 SAVE_EVERY_S = 2.0
+# Skips worth a warning as they happen; the rest (attachments, hidden folders...) are expected in a
+# vault and listed by `scribe index --report`.
+WARNED_SKIPS = frozenset({"symlink", "too_large", "unreadable"})
 _INT64 = 2**63
 
 MetadataValue = str | int | float | bool | list[str]
@@ -83,7 +91,8 @@ class SyncReport:
     """What a run did, for the summary line, `--json` and the benchmark (times in seconds).
 
     ``reembedded``: chunks embedded again because the embed model or its dimension changed (they
-    count in ``chunks_embedded`` too).
+    count in ``chunks_embedded`` too). ``files_skipped``: paths left out (a hidden or ignored folder
+    counts once); ``files_failed``: notes that could not be read.
     """
 
     files_scanned: int = 0
@@ -92,6 +101,7 @@ class SyncReport:
     files_changed: int = 0
     files_removed: int = 0
     files_skipped: int = 0
+    files_failed: int = 0
     chunks_embedded: int = 0
     chunks_kept: int = 0
     chunks_removed: int = 0
@@ -100,6 +110,7 @@ class SyncReport:
     rebuilt: bool = False
     reembedded: int = 0
     warnings: list[str] = field(default_factory=list)
+    dangling_links: list[str] = field(default_factory=list)  # in the whole index, one line each (`linkgraph.dangling_line`)
     parse_s: float = 0.0
     embed_s: float = 0.0
     store_s: float = 0.0
@@ -122,6 +133,11 @@ def sync_notes(
     Paths in the index are relative to the workspace ``root``. Files under ``paths`` that are gone
     are removed; the rest of the index is left alone.
     """
+    for path in paths:  # before the lock, which creates .scribe/: a mistyped path must not make a workspace
+        if not path.exists():
+            raise NotesIndexError(
+                f"{path.absolute()}: no such file or folder; pass notes folders or files that exist, or set [index] notes in scribe.toml"
+            )
     with index.writer_lock(lock_wait_s):
         return _Sync(index, root, client, options, on_progress, on_warning).run(paths)
 
@@ -161,6 +177,7 @@ class _Sync:
         self.manifest_dirty = False
         self.deferred_ids: list[str] = []
         self.deferred_paths: list[str] = []
+        self.skipped: dict[str, Skip] = {}  # this run's, by workspace-relative path
         self.stores_open = False
         self.last_save = time.perf_counter()
         self.files_total = 0
@@ -196,6 +213,7 @@ class _Sync:
                 elif held != self.options.embed_model:
                     self._reembed(f"embed model changed from '{held}' to '{self.options.embed_model}'")
             t = time.perf_counter()
+            self._read_unlinked()
             found, in_scope = self._scan(paths)
             diff = diff_files(found, self.manifest, in_scope)
             self.report.parse_s += time.perf_counter() - t
@@ -209,6 +227,7 @@ class _Sync:
             self._flush()
             for rel in diff.removed:
                 self._remove(rel)
+            self._record_skips(in_scope)
             if self.manifest_dirty or self.deferred_ids or self.deferred_paths:
                 self._save()
             if self.marked:
@@ -221,8 +240,16 @@ class _Sync:
                     self._save_manifest()
             raise
         self.report.chunks_total = self.manifest.chunk_count()
+        self.report.dangling_links = [dangling_line(link) for link in dangling(self.index.keyword)]
         self.report.total_s = time.perf_counter() - started
         return self.report
+
+    def _read_unlinked(self) -> None:
+        """Files indexed before the keyword store kept links are read again: their links are stored and
+        their chunks kept (the same ids), so nothing is embedded again."""
+        for rel in self.index.keyword.unlinked_paths() & self.manifest.files.keys():
+            entry = self.manifest.files[rel]
+            entry.size, entry.mtime_ns, entry.content_hash = -1, -1, ""
 
     def _check_manifest(self) -> None:
         label = self.index.location.label
@@ -301,30 +328,24 @@ class _Sync:
 
     def _scan(self, paths: Sequence[Path]) -> tuple[list[FileStat], Callable[[str], bool]]:
         roots = [path.absolute() for path in paths]
-        for path in roots:
-            if not path.exists():
-                raise NotesIndexError(
-                    f"{path}: no such file or folder; pass notes folders or files that exist, or set [index] notes in scribe.toml"
-                )
         scopes = [(_relative(path, self.root), path.is_dir()) for path in roots]
 
         def in_scope(rel: str) -> bool:
             return any(rel == s or (is_dir and (s == "." or rel.startswith(s + "/"))) for s, is_dir in scopes)
 
         found = []
-        def skipped(path: Path, why: str) -> None:
-            self._warn(f"{_relative(path, self.root)}: {why}; skipped")
+        def skipped(path: Path, skip: Skip) -> None:
+            self._skip(_relative(path, self.root) + ("/" if path.is_dir() else ""), skip)
 
         for path in discover_notes(roots, root=self.root, follow_symlinks=self.options.follow_symlinks, on_skip=skipped):
             rel = _relative(path, self.root)
             try:
                 stat = path.stat()
             except OSError as exc:
-                self._warn(f"{rel}: cannot read ({exc.strerror}); skipped")
+                self._skip(rel, Skip("unreadable", f"cannot read ({exc.strerror})"))
                 continue
             if stat.st_size > MAX_NOTE_BYTES:
-                self._warn(f"{rel}: {stat.st_size / 1e6:.1f} MB is over the {MAX_NOTE_BYTES / 1e6:.0f} MB scribe indexes for a note; skipped")
-                self.report.files_skipped += 1
+                self._skip(rel, Skip("too_large", f"{stat.st_size / 1e6:.1f} MB is over the {MAX_NOTE_BYTES / 1e6:.0f} MB scribe indexes for a note"))
                 continue
             found.append(FileStat(rel, path, stat.st_size, stat.st_mtime_ns))
         return found, in_scope
@@ -349,12 +370,11 @@ class _Sync:
         try:
             note = parse_note(stat.path, root=self.root)
         except OSError as exc:
-            self._warn(f"{stat.rel_path}: cannot read ({exc.strerror}); skipped")
-            self.report.files_skipped += 1
+            self._skip(stat.rel_path, Skip("unreadable", f"cannot read ({exc.strerror})"))
             return None
         entry = self.manifest.files.get(stat.rel_path)
         if note is None:  # empty, whitespace-only or binary: not a note (any more)
-            self.report.files_skipped += 1
+            self._skip(stat.rel_path, Skip("empty", "empty, or only white space"))
             if entry is not None:
                 self._remove(stat.rel_path)
             return None
@@ -389,11 +409,13 @@ class _Sync:
         store.upsert([c.id for _, c in new], vectors, [chunk_metadata(w.note, c) for w, c in new])
         kept = [(work, chunk) for work in self.queue for chunk in work.plan.kept]
         store.replace_metadata([c.id for _, c in kept], [chunk_metadata(w.note, c) for w, c in kept])
-        self.index.keyword.write([(file_record(w.rel, w.note), [chunk_row(c) for c in w.chunks]) for w in self.queue])
+        self.index.keyword.write([(file_record(w.rel, w.note), [chunk_row(c) for c in w.chunks]) for w in self.queue],
+                                 [note_links(w.rel, w.note, w.chunks) for w in self.queue])
+        indexed_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         for work in self.queue:
             self.manifest.files[work.rel] = FileEntry(
                 size=work.note.size, mtime_ns=work.note.mtime_ns, content_hash=work.note.content_hash,
-                chunk_ids=[chunk.id for chunk in work.chunks],
+                chunk_ids=[chunk.id for chunk in work.chunks], indexed_at=indexed_at, warnings=list(work.note.warnings),
             )
             self.deferred_ids.extend(work.plan.stale)
             self.report.chunks_kept += len(work.plan.kept)
@@ -474,6 +496,22 @@ class _Sync:
 
     # --- reporting -------------------------------------------------------------------------------
 
+    def _skip(self, rel: str, skip: Skip) -> None:
+        self.skipped[rel] = skip
+        if skip.failed:
+            self.report.files_failed += 1
+        else:
+            self.report.files_skipped += 1
+        if skip.reason in WARNED_SKIPS:
+            self._warn(f"{rel}: {skip.detail}; skipped")
+
+    def _record_skips(self, in_scope: Callable[[str], bool]) -> None:
+        """Keep this run's skips in the manifest in place of the last ones under the paths it scanned."""
+        skipped = {rel: skip for rel, skip in self.manifest.skipped.items() if not in_scope(rel)} | self.skipped
+        if skipped != self.manifest.skipped:
+            self.manifest.skipped = skipped
+            self.manifest_dirty = True
+
     def _warn(self, message: str) -> None:
         self.report.warnings.append(message)
         if self.on_warning is not None:
@@ -523,9 +561,12 @@ def chunk_metadata(note: Note, chunk: Chunk) -> dict[str, MetadataValue]:
         if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
             value = str(value)
         metadata[key] = value
-    metadata.pop("tags", None)
+    for key in ("tags", "tag", "aliases", "alias"):
+        metadata.pop(key, None)
     if note.tags:
         metadata["tags"] = list(note.tags)
+    if note.aliases:
+        metadata["aliases"] = list(note.aliases)
     for key, text in (("date", note.date), ("status", note.status)):
         metadata.pop(key, None)
         if text:
@@ -539,6 +580,31 @@ def chunk_metadata(note: Note, chunk: Chunk) -> dict[str, MetadataValue]:
 
 def file_record(rel: str, note: Note) -> FileRecord:
     return FileRecord(path=rel, title=note.title, tags=list(note.tags), date=iso_date(note.date))
+
+
+def note_links(rel: str, note: Note, chunks: Sequence[Chunk]) -> tuple[NoteName, list[Link]]:
+    """A note's name for link resolution and its links, each with the chunk holding it: the chunk
+    whose own span contains it or, for a link on a heading line, the first chunk after it."""
+    ends = [chunk.end for chunk in chunks]
+    links = []
+    for link in parse_links(note.body, source=rel, first_line=_first_body_line(note.path, note.body)):
+        at = bisect.bisect_right(ends, link.start)
+        chunk_id = chunks[min(at, len(chunks) - 1)].id if chunks else None
+        links.append(dataclasses.replace(link, chunk_id=chunk_id))
+    return NoteName(rel, tuple(note.aliases)), links
+
+
+def _first_body_line(path: Path, body: str) -> int:
+    """The line of the file a note's body starts on, so links are numbered as an editor shows the file.
+
+    The body is the end of the file's text (newlines normalised as ``scribe.notes`` does); 1 when the
+    file cannot be read again.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    except OSError:
+        return 1
+    return text.count("\n", 0, max(0, len(text) - len(body))) + 1
 
 
 def chunk_row(chunk: Chunk) -> ChunkRow:
