@@ -122,6 +122,7 @@ def test_f8_shows_chunks_embedded_then_the_index_status(
     monkeypatch.setattr(scribe.tui.indexing, "IndexMeter", lambda: IndexMeter(clock=lambda: 4 * time.monotonic()))
     slow_embeds(fake_server, monkeypatch, 0.08)
     app = fake_app(fake_workspace)
+    app.session.state.related_notes = False  # the related-notes panel embeds its queries: every embed here is the index's
 
     async def scenario() -> list[str]:
         async with app.run_test(size=SIZE) as pilot:

@@ -67,6 +67,9 @@ def palette_commands(templates: Mapping[str, PromptTemplate], model: str) -> lis
         PaletteCommand("Toggle line numbers", "in the editor", "toggle_line_numbers"),
         PaletteCommand("Toggle soft wrap", "in the editor", "toggle_wrap"),
         PaletteCommand("Toggle notes tree", "show or hide the tree", "toggle_tree"),
+        PaletteCommand("Toggle related notes", "alt+o · the notes nearest the paragraph at the cursor", "related", ("toggle",)),
+        PaletteCommand("Link the related note at the cursor", "alt+l · [[Note#Heading]] in a vault, else a markdown link",
+                       "related", ("link",)),
         PaletteCommand("Toggle light/dark theme", "scribe-light or scribe-dark", "app.toggle_theme"),
         PaletteCommand("Help: keys", "every binding", "help"),
     ]

@@ -15,6 +15,7 @@ from typing import Protocol
 from scribe.config import Workspace
 from scribe.errors import ScribeError
 from scribe.grounding import Hit
+from scribe.index_report import IndexReport
 from scribe.tasks import Retriever
 
 
@@ -63,6 +64,11 @@ class IndexLink(Protocol):
         """Bring the index in step with the notes; returns a one-line summary."""
         ...
 
+    def report(self) -> IndexReport | None:
+        """What the last index run made of each file (the notes tree marks the skipped and failed
+        ones); None when there is no index."""
+        ...
+
 
 class NoIndex:
     """No notes index: tasks run on the draft alone."""
@@ -75,6 +81,9 @@ class NoIndex:
 
     def sync(self, on_progress: Callable[[IndexProgress], None]) -> str:
         raise ScribeError("there is no notes index in this session; tasks run on the draft alone")
+
+    def report(self) -> IndexReport | None:
+        return None
 
 
 class StaticIndex(NoIndex):
@@ -96,6 +105,7 @@ class WorkspaceIndex:
     def __init__(self, workspace: Workspace, client: Callable[[], object]) -> None:
         self.workspace = workspace
         self._client = client  # a ModelClient factory: connecting may start the engine
+        self._report: tuple[int, IndexReport] | None = None  # the manifest's mtime, and the report read from it
 
     def _roots(self) -> list[Path]:
         return [self.workspace.root / folder for folder in self.workspace.settings.index.notes]
@@ -143,6 +153,20 @@ class WorkspaceIndex:
                 return retrieve(index, self._client(), query, k=k)  # type: ignore[arg-type,return-value]
 
         return search
+
+    def report(self) -> IndexReport | None:
+        """Read again only when the manifest changed: it can be large, and the tree asks often."""
+        from scribe.index import open_index
+        from scribe.index_report import build_report
+
+        with open_index(self.workspace) as index:
+            try:
+                stamp = index.manifest_path.stat().st_mtime_ns
+            except OSError:
+                return None
+            if self._report is None or self._report[0] != stamp:
+                self._report = (stamp, build_report(index.load_manifest(), self.workspace.root))
+        return self._report[1]
 
     def sync(self, on_progress: Callable[[IndexProgress], None]) -> str:
         from scribe.index import open_index

@@ -1,6 +1,6 @@
 """What the author does with an answer in the assistant panel: put an expansion into the draft,
-select a critique issue's quote in it, open a cited note. Given the widgets it works on, so the
-drafting screen only routes the keys and the panel's messages here."""
+select a critique issue's quote in it, open a cited (or related) note. Given the widgets it works
+on, so the drafting screen only routes the keys and the panel's messages here."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from scribe.tui.runs import Run, expansion_splice, quote_location
 if TYPE_CHECKING:
     from textual.screen import Screen
 
+    from scribe.grounding import Hit
     from scribe.tui.keeper import DraftKeeper
     from scribe.tui.reviewing import Reviewing
     from scribe.tui.widgets.assistant import AssistantPanel
@@ -64,14 +65,17 @@ class Outputs:
         return True
 
     def open_source(self, index: int) -> None:
-        """The note the last answer cites as source `index`, at its heading; "edit" opens it in the editor."""
+        """The note the last answer cites as source `index`, at its heading."""
+        run = self.panel.last
+        if run is not None and run.sources:
+            self.open_note(run.sources[index])
+
+    def open_note(self, source: Hit) -> None:
+        """The note a source or a related hit came from, at its heading; "edit" opens it in the editor."""
         from scribe.tui.screens.note import NoteScreen
 
-        run = self.panel.last
-        if run is None or not run.sources:
-            return
         try:
-            note = NoteScreen.of_source(self.root, run.sources[index])
+            note = NoteScreen.of_source(self.root, source)
         except ScribeError as exc:
             self.screen.notify(f"{exc} (re-index with F8 if the note moved)", severity="error", title="Cannot open note")
             return

@@ -22,6 +22,7 @@ class TuiState:
     tree_width: int = 30  # columns; alt+left / alt+right narrow and widen it
     open_folders: list[str] = field(default_factory=list)  # the tree's, workspace-relative
     auto_index: bool = True  # re-index changed notes in the background (at most once a minute)
+    related_notes: bool = True  # the related-notes panel is shown (alt+o)
     task_options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Markdown
 
 EDITOR_KEYS = [
@@ -15,6 +17,7 @@ EDITOR_KEYS = [
     ("tab / shift+tab", "move between tree, editor and assistant"),
     ("enter (in Issues)", "select the issue's quote in the draft"),
     ("enter (in Sources)", "open the note at the cited heading"),
+    ("enter (in Related notes)", "open the related note at its heading"),
 ]
 
 CONVERSATION_KEYS = [
@@ -54,9 +57,19 @@ REVIEW = (
 )
 
 
+RELATED = (
+    "Under the assistant, the **related notes** are the notes nearest the paragraph at the cursor (or the "
+    "selection), found by the same search as `scribe search`, the draft's own chunks left out. The panel "
+    "searches once you pause typing, never while keys arrive. **Enter** on one opens it at its heading; "
+    "**alt+l** links the highlighted one at the cursor: `[[Note#Heading]]` in an Obsidian vault (a "
+    "`.obsidian/` folder), else a markdown link relative to the draft. **alt+o** hides or shows the panel. "
+    "Without a notes index, F8 builds one."
+)
+
 FOCUS = (
     "Keys go to the pane with the coloured edge: the **notes tree** (left), the **draft** (middle) or "
-    "the **assistant** (right: the follow-up box, the Turns, Issues and Sources lists). **Tab** moves right, **shift+tab** left. "
+    "the **assistant** (right: the follow-up box, the Turns, Issues and Sources lists, and the related notes "
+    "under them). **Tab** moves right, **shift+tab** left. "
     "With no draft open, the tree has the focus: arrows move, **Enter** opens a file in the editor. "
     "Dialogs close with **Esc** (it never throws anything away)."
 )
@@ -71,6 +84,7 @@ def bindings_markdown(bindings: list[Binding]) -> str:
     return "\n".join(
         ["# scribe — keys", "", "## Where keys go", "", FOCUS, "", *rows, "", *editor, "",
          "## What a task works on", "", SCOPE, "",
+         "## Related notes", "", RELATED, "",
          "## Follow-ups and conversations", "", CONVERSATIONS, "", *talk, "",
          "## Reviewing suggested changes", "", REVIEW, "", *review, "",
          "## Never losing a word", "",
@@ -98,6 +112,11 @@ class HelpScreen(ModalScreen[None]):
     def __init__(self, bindings: list[Binding]) -> None:
         super().__init__(classes="dialog-screen")
         self.bindings_list = bindings
+
+    @classmethod
+    def of(cls, screen: Screen[Any]) -> HelpScreen:
+        """The help for `screen`: its bindings and the app's."""
+        return cls([b for b in [*screen.BINDINGS, *screen.app.BINDINGS] if isinstance(b, Binding)])
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog help"):

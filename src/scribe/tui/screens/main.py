@@ -1,4 +1,4 @@
-"""The drafting screen: notes tree, editor, assistant panel and status line, and what the keys do.
+"""The drafting screen: notes tree, editor, assistant and related-notes panels, status line, and what the keys do.
 
 It decides what to run on which text (`scribe.tui.runs`) and where an answer goes back into the
 draft (`scribe.splice`); the assistant panel streams the run, the keeper keeps the file safe, and
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DirectoryTree, Footer, TextArea
 
@@ -35,6 +35,7 @@ from scribe.tui.warming import Warming, WarmTarget
 from scribe.tui.widgets.assistant import AssistantPanel
 from scribe.tui.widgets.editor import DraftEditor, theme_for
 from scribe.tui.widgets.followup import ConversationBox
+from scribe.tui.widgets.related import RELATED_BINDINGS, RelatedPanel
 from scribe.tui.widgets.status import StatusBar
 from scribe.tui.widgets.stream import StreamCall, StreamView
 from scribe.tui.widgets.tree import NotesTree
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
     from scribe.tui.session import Session
 
 DISK_CHECK_S = 1.0  # one stat() a second: a change made by another program shows within a second
-MIN_TREE, MAX_TREE = 20, 80  # columns
 INDEX_REFRESH_S = 30.0
 
 
@@ -64,6 +64,7 @@ class MainScreen(Screen[None]):
         Binding("f7", "pick_model", "Model", priority=True),
         Binding("f8", "reindex", "Re-index", priority=True),
         *FOLLOW_UP_BINDINGS,  # shown while a conversation is in the panel
+        *RELATED_BINDINGS,
         Binding("f9", "task('rewrite')", "Rewrite", show=False, priority=True),
         Binding("escape", "cancel", "Cancel", show=True),
         Binding("ctrl+o", "apply_expansion('insert')", "Insert", show=True),
@@ -95,6 +96,7 @@ class MainScreen(Screen[None]):
                                    changed=self.refresh_bindings)
         self.followups = FollowUps(self, session, self.panel, self.editor, changed=self.refresh_bindings)
         self.outputs = Outputs(self, session.workspace.root, self.editor, self.panel, self.reviewing, self.keeper, self.open_file)
+        self.related = RelatedPanel(session, self.editor, self.outputs.open_note, id="related")
 
     @property
     def file(self) -> DraftFile | None:
@@ -107,9 +109,9 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
-            yield NotesTree(self.session.tree_root(), remember=self.session.remember_folders, id="tree")
+            yield NotesTree(self.session.tree_root(), remember=self.session.remember_folders, report=self.session.services.index.report, id="tree")
             yield self.editor
-            yield self.panel
+            yield Vertical(self.panel, self.related, id="side")
         yield self.status
         yield Footer()
 
@@ -117,7 +119,7 @@ class MainScreen(Screen[None]):
         state = self.session.state
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._match_editor_theme())
         self._match_editor_theme()
-        self.query_one(NotesTree).styles.width = max(MIN_TREE, min(MAX_TREE, state.tree_width))
+        self.query_one(NotesTree).set_width(state.tree_width)
         self.editor.show_line_numbers = state.line_numbers
         self.editor.soft_wrap = state.soft_wrap
         self.status.set_model(self.model)
@@ -225,9 +227,7 @@ class MainScreen(Screen[None]):
 
     def action_tree_width(self, step: int) -> None:
         """Long note names need a wider tree; the width is remembered."""
-        tree = self.query_one(NotesTree)
-        self.session.state.tree_width = max(MIN_TREE, min(MAX_TREE, self.session.state.tree_width + step))
-        tree.styles.width = self.session.state.tree_width
+        self.session.state.tree_width = self.query_one(NotesTree).set_width(self.session.state.tree_width + step)
         self.session.save_state()
 
     def action_toggle_tree(self) -> None:
@@ -236,9 +236,11 @@ class MainScreen(Screen[None]):
         if not tree.display and tree.has_focus:
             self.editor.focus()
 
+    def action_related(self, what: str) -> None:
+        self.related.act(what)
+
     def action_help(self) -> None:
-        bindings = [*self.BINDINGS, *self.app.BINDINGS]
-        self.app.push_screen(HelpScreen([b for b in bindings if isinstance(b, Binding)]))
+        self.app.push_screen(HelpScreen.of(self))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel":

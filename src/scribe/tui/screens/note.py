@@ -1,4 +1,4 @@
-"""A cited note, read-only, opened at the heading its chunk came from."""
+"""A cited or related note, read-only, opened at the heading its chunk came from."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from scribe.tui.documents import DraftFile, EditorText
 from scribe.tui.widgets.editor import add_scribe_themes, theme_for
 
 if TYPE_CHECKING:
-    from scribe.grounding import NumberedSource
+    from scribe.grounding import Hit
 
 
 def heading_offset(snap: EditorText, heading_path: str) -> int:
@@ -41,8 +41,8 @@ class NoteScreen(ModalScreen[str | None]):
         self.heading_path = heading_path
 
     @classmethod
-    def of_source(cls, root: Path, source: NumberedSource) -> NoteScreen:
-        """The note a source cites, as it is on disk now; ScribeError if it cannot be read."""
+    def of_source(cls, root: Path, source: Hit) -> NoteScreen:
+        """The note a source (or a related hit) came from, as it is on disk now; ScribeError if it cannot be read."""
         path = root / source.path
         return cls(path, source.path, DraftFile.open(path).saved_text, source.heading_path)
 
