@@ -285,3 +285,18 @@ def test_retrieval_ranks_chunks_of_notes_linked_with_the_draft_higher(vault: Pat
         written = query + ", see [[Index]]"  # resolved from the draft's folder: ops/Index, not the root Index
         assert [path for path, _ in ranked(written, draft=runbook, links=False)].index("v/ops/Index.md") == 3
         assert ranked(written, draft=runbook)[0] == ("v/ops/Index.md", 1)
+
+
+def test_a_task_on_a_draft_draws_on_the_notes_that_link_to_it(vault: Path, fake_server: FakeModelServer) -> None:
+    notes = vault / "v" / "w"
+    notes.mkdir()
+    draft = "# Webhook retries\n\nPayment webhook retries need jitter and an idempotency key per charge.\n"
+    (notes / "Webhook retries.md").write_text(draft, encoding="utf-8")
+    (notes / "Garden.md").write_text("# Garden\n\nTomatoes want sun; see [[Webhook retries]].\n", encoding="utf-8")
+    for n in range(6):  # notes sharing the draft's words, which the text alone ranks first
+        (notes / f"Near {n}.md").write_text(f"# Near {n}\n\nPayment webhook retries, jitter and keys, case {n}.\n", encoding="utf-8")
+    ok(vault, "index")
+    by_text = ok(vault, "search", draft, "-k", "3", "--json").json()
+    assert "v/w/Garden.md" not in {hit["path"] for hit in by_text}
+    critique = ok(vault, "critique", str(notes / "Webhook retries.md"), "-k", "3", "--json").json()
+    assert "v/w/Garden.md" in {source["path"] for source in critique["sources"]}  # it links to the draft

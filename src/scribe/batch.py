@@ -109,7 +109,7 @@ class BatchRun:
         runlog: RunLog,
         out_dir: Path,
         *,
-        retrieve_with: Callable[[ModelServer], Retriever] | None,
+        retrieve_with: Callable[[ModelServer, str | None], Retriever] | None,
         jobs: int = 2,
         force: bool = False,
         on_item: Callable[[ItemOutcome], None] = lambda _: None,
@@ -136,7 +136,7 @@ class BatchRun:
             if key not in self._prepared:
                 retriever = None
                 if self.retrieve_with is not None:
-                    search = self.retrieve_with(client)
+                    search = self.retrieve_with(client, item.draft.rel_path)
 
                     def retriever(query: str, k: int) -> Sequence[Hit]:
                         if (draft_key, query, k) not in self._hits:

@@ -815,7 +815,8 @@ def _run_task(task: str, draft_path: Path | None, *, topic: str | None = None, s
     patch = None
     with _task_session(ws, host, engine, k, tags) as (client, runlog, retrieval):
         spec = given or parse_model_spec(_writer(ws, client))
-        prepared = prepare(template, inp, retrieval.using(client) if retrieval else None, options=spec.options,
+        search = retrieval.using(client, draft.rel_path if draft else None) if retrieval else None
+        prepared = prepare(template, inp, search, options=spec.options,
                            limits=context_limits(client, spec.name, ws.settings.max_num_ctx))
         result = execute(prepared, client, runlog, model=spec.name, meta=RunMeta(via="cli"), on_token=echo)
         if diff and draft is not None and result.call.status == "ok":

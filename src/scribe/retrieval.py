@@ -185,15 +185,16 @@ class SharedRetrieval:
         self.filters = filters  # what the tasks may draw on (`--tag`)
         self._lock = threading.Lock()
 
-    def search(self, client: QueryEmbedder, query: str, k: int) -> Sources:
+    def search(self, client: QueryEmbedder, query: str, k: int, *, draft: str | None = None) -> Sources:
         with self._lock:
             usable = self.index.vectors.embedding_model()[0] == self.index.embed_model
         vector = client.embed(self.index.embed_model, [query])[0] if usable and query.strip() and k > 0 else None
         with self._lock:
-            return retrieve(self.index, client, query, k=k, filters=self.filters, query_vector=vector)
+            return retrieve(self.index, client, query, k=k, filters=self.filters, query_vector=vector, draft=draft)
 
-    def using(self, client: QueryEmbedder) -> Callable[[str, int], list[Source]]:
-        return lambda query, k: self.search(client, query, k)
+    def using(self, client: QueryEmbedder, draft: str | None = None) -> Callable[[str, int], list[Source]]:
+        """A task's retriever; `draft` (workspace-relative) lets the notes linked with it rank higher."""
+        return lambda query, k: self.search(client, query, k, draft=draft)
 
 
 def _vector_hits(
