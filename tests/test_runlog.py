@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -207,3 +208,29 @@ def test_the_format_sent_is_logged_in_the_meta(tmp_path: Path) -> None:
     with RunLog(tmp_path / "runs.sqlite") as log:
         run = log.get(start(log, format=schema, meta=RunMeta(via="cli")))
     assert run is not None and run.meta == RunMeta(via="cli", format=schema) and run.input_text == "[user]\nhi"
+
+
+def test_processes_opening_a_new_log_at_once_all_get_it(tmp_path: Path) -> None:
+    # The app and a CLI command, or a bench and a test watching it, may create the log together:
+    # one migrates, the others wait for it and find it done.
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    for attempt in range(2):
+        path, ready, results = tmp_path / f"runs-{attempt}.sqlite", ctx.Barrier(6), ctx.Queue()
+        openers = [ctx.Process(target=_open_together, args=(path, ready, results)) for _ in range(6)]
+        for opener in openers:
+            opener.start()
+        found = sorted(str(results.get(timeout=60)) for _ in openers)
+        for opener in openers:
+            opener.join()
+        assert found == [str(len(MIGRATIONS))] * 6
+
+
+def _open_together(path: Path, ready: Any, results: Any) -> None:
+    ready.wait()
+    try:
+        with RunLog(path) as log:
+            results.put(log._db.execute("PRAGMA user_version").fetchone()[0])
+    except Exception as exc:  # noqa: BLE001 - the parent asserts on what each opener saw
+        results.put(repr(exc))

@@ -12,6 +12,7 @@ import os
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -126,18 +127,49 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
 ]
 
 
-def migrate(db: sqlite3.Connection) -> int:
-    """Apply the migrations this file has not seen yet, each in its own transaction."""
-    current = db.execute("PRAGMA user_version").fetchone()[0]
+def _use_wal(db: sqlite3.Connection, wait_s: float = 30.0) -> None:
+    """Switch the log to WAL (readers never block the writer). SQLite answers "database is locked"
+    at once, without waiting, when another process is switching a new file too: try again."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def _schema_version(db: sqlite3.Connection) -> int:
+    current: int = db.execute("PRAGMA user_version").fetchone()[0]
     if current > len(MIGRATIONS):
         raise RunLogError(
             f"run log schema version {current} is newer than this scribe understands "
             f"({len(MIGRATIONS)}); upgrade scribe"
         )
-    for version, step in enumerate(MIGRATIONS[current:], start=current + 1):
-        with db:
+    return current
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Apply the migrations this file has not seen yet, in one write transaction.
+
+    The connection autocommits (isolation_level=None), so the transaction is explicit: two processes
+    opening a new or older log at once (the app and a CLI command, a bench and the test watching it)
+    would otherwise both see the old version and the second would fail half-way ("table runs
+    already exists"). BEGIN IMMEDIATE makes the second wait, then it reads the version again."""
+    if _schema_version(db) == len(MIGRATIONS):
+        return len(MIGRATIONS)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        current = _schema_version(db)
+        for version, step in enumerate(MIGRATIONS[current:], start=current + 1):
             step(db)
             db.execute(f"PRAGMA user_version = {version}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
     return len(MIGRATIONS)
 
 
@@ -326,7 +358,7 @@ class RunLog:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(self._db)
             self._db.execute("PRAGMA synchronous=NORMAL")
             migrate(self._db)
         except sqlite3.DatabaseError as exc:
