@@ -42,8 +42,8 @@ class RecordingIndex:
     def status(self) -> IndexStatus:
         return self.inner.status()
 
-    def retriever(self) -> Callable[[str, int], Sequence[Hit]] | None:
-        retrieve = self.inner.retriever()
+    def retriever(self, draft: str | None = None) -> Callable[[str, int], Sequence[Hit]] | None:
+        retrieve = self.inner.retriever(draft)
         if retrieve is None:
             return None
 

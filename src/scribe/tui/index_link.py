@@ -56,8 +56,9 @@ class IndexProgress:
 class IndexLink(Protocol):
     def status(self) -> IndexStatus: ...
 
-    def retriever(self) -> Retriever | None:
-        """A retriever for the writing tasks, or None when there is no index to search."""
+    def retriever(self, draft: str | None = None) -> Retriever | None:
+        """A retriever for the writing tasks, or None when there is no index to search; `draft`
+        (workspace-relative) lets the notes linked with it rank higher."""
         ...
 
     def sync(self, on_progress: Callable[[IndexProgress], None]) -> str:
@@ -76,7 +77,7 @@ class NoIndex:
     def status(self) -> IndexStatus:
         return IndexStatus("unavailable")
 
-    def retriever(self) -> Retriever | None:
+    def retriever(self, draft: str | None = None) -> Retriever | None:
         return None
 
     def sync(self, on_progress: Callable[[IndexProgress], None]) -> str:
@@ -95,7 +96,7 @@ class StaticIndex(NoIndex):
     def status(self) -> IndexStatus:
         return IndexStatus("ready", detail="static")
 
-    def retriever(self) -> Retriever | None:
+    def retriever(self, draft: str | None = None) -> Retriever | None:
         return self._retrieve
 
 
@@ -140,7 +141,7 @@ class WorkspaceIndex:
             stale=len(diff.to_check) + len(diff.removed),
         )
 
-    def retriever(self) -> Retriever | None:
+    def retriever(self, draft: str | None = None) -> Retriever | None:
         from scribe.index import open_index
         from scribe.retrieval import retrieve
 
@@ -150,7 +151,7 @@ class WorkspaceIndex:
 
         def search(query: str, k: int) -> Sequence[Hit]:
             with open_index(self.workspace) as index:
-                return retrieve(index, self._client(), query, k=k)  # type: ignore[arg-type,return-value]
+                return retrieve(index, self._client(), query, k=k, draft=draft)  # type: ignore[arg-type,return-value]
 
         return search
 

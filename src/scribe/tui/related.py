@@ -96,7 +96,7 @@ def find_related(index: IndexLink, query: RelatedQuery, k: int = HITS) -> Relate
     from scribe.tasks import QUERY_TOKENS
     from scribe.tokens import truncate_to_tokens
 
-    retrieve = index.retriever()
+    retrieve = index.retriever(query.draft)
     if retrieve is None:
         status = index.status()
         return RelatedResult(query, state=status.state, note=status.detail)

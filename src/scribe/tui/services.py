@@ -122,7 +122,8 @@ class Services:
         """The call, its num_ctx sized for `model` (None: two models will share it, so the cap alone)."""
         from scribe.tasks import prepare
 
-        return prepare(template, inp, self.index.retriever(), options=options, limits=self._limits(model))
+        retriever = self.index.retriever(inp.draft.rel_path if inp.draft else None)
+        return prepare(template, inp, retriever, options=options, limits=self._limits(model))
 
     def warm_request(self, draft: Draft, options: dict[str, Any] | None = None, model: str | None = None) -> WarmRequest | None:
         """What to send ahead for the whole-draft tasks on `draft` (None if they share too little)."""
@@ -130,7 +131,7 @@ class Services:
 
         found = self.templates()
         templates = [found[name] for name in WARM_TASKS if name in found]
-        return warm_request(templates, draft, self.index.retriever(), options, self._limits(model)) if templates else None
+        return warm_request(templates, draft, self.index.retriever(draft.rel_path), options, self._limits(model)) if templates else None
 
     def _limits(self, model: str | None) -> ContextLimits:
         from scribe.tasks import context_limits
