@@ -211,6 +211,12 @@ def _summary(chain: Sequence[RunRecord]) -> ConversationSummary:
     )
 
 
+def follow_up_messages(chain: Sequence[RunRecord], text: str) -> list[Message]:
+    """What a follow-up sends after `chain` (`RunLog.chain` of the run it follows): the earlier turns
+    as chat history, then `text`. The app sizes its prompt from this before it sends it."""
+    return history([exchange_of(run) for run in chain], text)
+
+
 def follow_up(
     server: ModelServer,
     runlog: RunLog,
@@ -237,7 +243,7 @@ def follow_up(
     last = runlog.last_turn(parent.conversation_id or "")
     continues = last is not None and last.id == parent.id
     first, model = chain[0], model or parent.model
-    messages = history([exchange_of(r) for r in chain], text)
+    messages = follow_up_messages(chain, text)
     sized = _sized(server, model, messages, {**parent.options, **(options or {})}, pinned="num_ctx" in (options or {}),
                    max_num_ctx=max_num_ctx, conversation=parent.conversation_id or "")
     given = RunMeta.from_json(meta) if isinstance(meta, Mapping) else meta or RunMeta()

@@ -15,8 +15,7 @@ from scribe.config import Workspace
 from scribe.tui.index_link import IndexLink, WorkspaceIndex
 
 if TYPE_CHECKING:
-    from scribe.grounding import ContextLimits
-    from scribe.grounding import NumberedSource
+    from scribe.grounding import ContextLimits, NumberedSource
     from scribe.models import ModelInfo, ModelServer
     from scribe.prompts import PromptTemplate
     from scribe.runlog import RunLog
@@ -149,10 +148,10 @@ class Services:
     # follow-ups
     def follow_up_prompt(self, after: int, text: str, sources: list[NumberedSource]) -> FollowUpPrompt:
         """A follow-up after run `after` as it will be sent: the conversation's history, then `text`."""
-        from scribe.conversations import exchange_of, history
+        from scribe.conversations import follow_up_messages
         from scribe.tui.runs import FollowUpPrompt
 
-        messages = history([exchange_of(run) for run in self.runlog().chain(after)], text)
+        messages = follow_up_messages(self.runlog().chain(after), text)
         return FollowUpPrompt(messages, sources, after, text)
 
     def follow_up(self, prompt: FollowUpPrompt, *, model: str, options: dict[str, Any] | None = None,
