@@ -9,6 +9,8 @@ from pathlib import Path
 
 from fake_server import FakeModelServer, Reply
 from pilot_support import DRAFT, SIZE, fake_app, palette_titles, until
+from textual.screen import Screen
+from textual.widgets._footer import FooterKey
 
 from scribe.config import open_workspace
 from scribe.runlog import RunLog
@@ -16,6 +18,7 @@ from scribe.tui.app import ScribeApp
 from scribe.tui.index_link import NoIndex
 from scribe.tui.screens.compare import CompareScreen
 from scribe.tui.screens.dialogs import ChoiceScreen
+from scribe.tui.widgets.footer import KeysFooter
 
 
 def make_app(ws: Path) -> ScribeApp:
@@ -24,6 +27,11 @@ def make_app(ws: Path) -> ScribeApp:
 
 def metrics(app: ScribeApp) -> str:
     return str(app.main.panel.view.query_one(".metrics").render())
+
+
+def footer_keys(screen: Screen) -> list[FooterKey]:
+    """The keys the screen's footer draws now."""
+    return list(screen.query_one(KeysFooter).query(FooterKey))
 
 
 def test_while_the_model_reads_the_prompt_the_panel_says_so_with_its_size_and_esc_stops_it(
@@ -83,8 +91,25 @@ def test_after_a_pick_the_compare_footer_no_longer_offers_a_pick(fake_workspace:
                 return {b.binding.action for b in screen.active_bindings.values() if b.enabled}
 
             assert "pick('a')" in offered()
+            await until(pilot, lambda: "pick('a')" in {key.action for key in footer_keys(screen)}, "the pick in the footer")
             await pilot.press("a")
             assert screen.picked == "a" and "pick('a')" not in offered() and "pick('b')" not in offered()
+            await until(pilot, lambda: "pick('a')" not in {key.action for key in footer_keys(screen)}, "the footer without the pick")
+
+    asyncio.run(scenario())
+
+
+def test_a_bindings_refresh_that_changes_no_key_leaves_the_footer_as_it_is(
+        fake_workspace: Path, fake_server: FakeModelServer) -> None:
+    async def scenario() -> None:
+        app = make_app(fake_workspace)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: footer_keys(app.main), "the footer's keys")
+            drawn = footer_keys(app.main)
+            app.main.refresh_bindings()
+            await pilot.pause()
+            await pilot.pause()
+            assert footer_keys(app.main) == drawn and all(key.is_attached for key in drawn)
 
     asyncio.run(scenario())
 

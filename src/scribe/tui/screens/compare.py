@@ -20,10 +20,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
 from scribe.errors import ScribeError
 from scribe.tui.crashlog import unexpected
+from scribe.tui.widgets.footer import KeysFooter
 from scribe.tui.widgets.stream import StreamCall, StreamView
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class CompareScreen(Screen[None]):
             for label in LABELS:
                 yield ComparePane(label)
         yield Static("Both models are writing…", id="compare-verdict")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         if self.autostart:

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DirectoryTree, Footer, TextArea
+from textual.widgets import DirectoryTree, TextArea
 
 from scribe.config import WRITERS
 from scribe.errors import ScribeError
@@ -35,6 +35,7 @@ from scribe.tui.warming import Warming, WarmTarget
 from scribe.tui.widgets.assistant import AssistantPanel
 from scribe.tui.widgets.editor import DraftEditor, theme_for
 from scribe.tui.widgets.followup import ConversationBox
+from scribe.tui.widgets.footer import KeysFooter
 from scribe.tui.widgets.related import RELATED_BINDINGS, RelatedPanel
 from scribe.tui.widgets.status import StatusBar
 from scribe.tui.widgets.stream import StreamCall, StreamView
@@ -113,7 +114,7 @@ class MainScreen(Screen[None]):
             yield self.editor
             yield Vertical(self.panel, self.related, id="side")
         yield self.status
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         state = self.session.state
