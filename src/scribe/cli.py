@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -1291,10 +1292,17 @@ def report(
     _stderr(f"[dim]{files.model.provenance.runs} runs; report in {out}/report.html{' (' + files.charts_note + ')' if files.charts_note else ''}[/dim]")
 
 
+@cache
+def _command() -> Callable[..., Any]:
+    """The Click command tree, built once a process. Typer rebuilds it from the signatures on every
+    call, which costs more than most commands when `main` runs many times in one process (the tests)."""
+    return typer.main.get_command(app)
+
+
 def main() -> None:
     """Entry point: ScribeErrors become one line on stderr and a non-zero exit (tracebacks with --debug)."""
     try:
-        app()
+        _command()()
     except ScribeError as exc:
         _close_open_line()
         if _state["debug"]:
