@@ -9,6 +9,7 @@ connects and name lookups, and a test whose children attempted one fails. docs/r
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -42,6 +43,24 @@ def _settle_pilot_sooner() -> None:
 
 
 _settle_pilot_sooner()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Move what the imports built (Chroma, Textual, Rich: most of the heap) out of the garbage
+    collector's way, as the app does for itself (`ScribeApp.freeze_heap`): every full collection
+    would otherwise walk it again."""
+    gc.collect()
+    gc.freeze()
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Textual memoizes a colour lookup per widget render cache (`StylesCache.get_inner_outer`,
+    an lru_cache of 1,024), which keeps the last 1,024 widgets' rendered lines alive after their
+    app has gone: ~300,000 objects by the end of the app tests, walked by every full collection.
+    Emptied after each test; with the freeze above, the app tests take a fifth less CPU."""
+    styles_cache = sys.modules.get("textual._styles_cache")
+    if styles_cache is not None:
+        styles_cache.StylesCache.get_inner_outer.cache_clear()
 
 # Mechanics tests use the smallest model; quality tests use the default writer.
 MODEL = "gemma3:270m"
