@@ -80,7 +80,7 @@ class RecordedOllama:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def __enter__(self) -> RecordedOllama:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()  # shutdown() waits out a poll
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -187,7 +187,7 @@ def engine_over(tmp_path: Path) -> Iterator[Any]:
 
     def start(catalog: Catalog) -> str:
         server = make_server(Runtime(catalog), "127.0.0.1", 0)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         servers.append(server)
         return server.url
 
