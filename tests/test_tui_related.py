@@ -91,8 +91,10 @@ def test_the_panel_searches_once_typing_stops_never_during_it_and_leaves_the_dra
     async def scenario() -> None:
         async with fake_app(fake_workspace, index=index).run_test(size=SIZE) as pilot:
             related, editor = pilot.app.main.related, pilot.app.main.editor
+            searched = len(index.queries)
             editor.move_cursor((10, len(editor.document.lines[10])))  # the end of the first paragraph
-            before = len(index.queries)  # none, unless the machine stalled for a pause before the first key
+            await until(pilot, lambda: len(index.queries) > searched, "the search for the paragraph at the cursor")
+            before = len(index.queries)  # the typing starts from a pause, however long the machine took to get here
             for key in ["enter", "enter", *(k if k != " " else "space" for k in words)]:
                 await pilot.press(key)
                 await pilot.pause(0.05)  # a typist's pace: each key well within the typing pause
