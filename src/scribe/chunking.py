@@ -29,13 +29,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from scribe.markdown_lines import FENCE_OPEN, HEADING, closes_fence, normalise_heading
 from scribe.tokens import count_tokens, sentence_spans, truncate_to_tokens
 
 HEADING_SEPARATOR = " > "
 MIN_BUDGET = 16
 
-_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t\r]*$")
-_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _TABLE_ROW = re.compile(r"^[ \t]*\|")
 
 BlockKind = Literal["prose", "fence", "table"]
@@ -89,28 +88,20 @@ def _lines(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         pos = line_end + 1
 
 
-def _closes_fence(line: str, fence: str) -> bool:
-    stripped = line.lstrip(" ")
-    if len(line) - len(stripped) > 3:
-        return False
-    run = len(stripped) - len(stripped.lstrip(fence[0]))
-    return run >= len(fence) and not stripped[run:].strip()
-
-
 def _iter_headings(body: str) -> Iterator[tuple[int, int, int, str]]:
     """(line_start, line_end, level, text) of each ATX heading outside fenced code blocks."""
     fence: str | None = None
     for line_start, line_end in _lines(body, 0, len(body)):
         line = body[line_start:line_end]
         if fence is not None:
-            if _closes_fence(line, fence):
+            if closes_fence(line, fence):
                 fence = None
             continue
-        opening = _FENCE_OPEN.match(line)
+        opening = FENCE_OPEN.match(line)
         if opening:
             fence = opening.group(1)
             continue
-        heading = _HEADING.match(line)
+        heading = HEADING.match(line)
         if heading:
             yield line_start, line_end, len(heading.group(1)), (heading.group(2) or "").strip()
 
@@ -143,20 +134,16 @@ def heading_sections(body: str) -> list[Section]:
     return sections
 
 
-def _normalise_heading(text: str) -> str:
-    return " ".join(text.strip().lstrip("#").split()).casefold()
-
-
 def find_section(body: str, heading: str) -> tuple[int, int] | None:
     """Span of the first section titled ``heading`` (case-insensitive), heading line included.
 
     The span runs to the next heading of the same or a higher level, so it holds the subsections.
     ``heading`` may be given with or without its leading ``#`` marks.
     """
-    wanted = _normalise_heading(heading)
+    wanted = normalise_heading(heading)
     sections = heading_sections(body)
     for i, section in enumerate(sections):
-        if section.heading is not None and _normalise_heading(section.heading) == wanted:
+        if section.heading is not None and normalise_heading(section.heading) == wanted:
             end = next(
                 (s.start for s in sections[i + 1 :] if 0 < s.level <= section.level), len(body)
             )
@@ -174,11 +161,11 @@ def _blocks(body: str, start: int, end: int) -> list[_Block]:
         if fence is not None:
             assert current is not None
             current = (current[0], line_end, "fence")
-            if _closes_fence(line, fence):
+            if closes_fence(line, fence):
                 blocks.append(_Block(*current))
                 current, fence = None, None
             continue
-        opening = _FENCE_OPEN.match(line)
+        opening = FENCE_OPEN.match(line)
         kind: BlockKind | None
         if opening:
             kind = "fence"
@@ -323,7 +310,7 @@ def _pack(
 def _heading_path(title: str, section_path: tuple[str, ...]) -> str:
     """Title first, then the headings; a top heading that repeats the title is shown once."""
     headings = list(section_path)
-    if headings and _normalise_heading(headings[0]) == _normalise_heading(title):
+    if headings and normalise_heading(headings[0]) == normalise_heading(title):
         headings = headings[1:]
     return HEADING_SEPARATOR.join(h for h in [title.strip(), *headings] if h)
 

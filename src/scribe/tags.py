@@ -4,8 +4,9 @@ Pure. Obsidian's rules, followed so a vault's tags mean the same here: a tag in 
 then letters, digits, ``_``, ``-`` and ``/`` (``#project/alpha`` is nested under ``project``),
 with at least one character that is not a digit (``#1984`` is not a tag). The ``#`` starts a line
 or follows white space, so a heading's ``# `` and a link's ``[[Note#Heading]]``,
-``[x](#section)`` or ``https://example.org/#part`` are not tags. Code (fenced blocks and inline
-spans) and Obsidian comments (``%%...%%``) hold no tags. Tags compare without case.
+``[x](#section)`` or ``https://example.org/#part`` are not tags. Code (fenced blocks, found as
+the chunker finds them, and inline spans) and Obsidian comments (``%%...%%``) hold no tags. Tags
+compare without case.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from scribe.markdown_lines import prose_lines
+
 _INLINE_TAG = re.compile(r"(?<!\S)#([\w/-]+)")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _INLINE_CODE = re.compile(r"(`+).+?\1")
 _COMMENT = re.compile(r"%%.*?%%", re.DOTALL)
 _SEPARATORS = re.compile(r"[,\s]+")
@@ -23,7 +25,7 @@ _SEPARATORS = re.compile(r"[,\s]+")
 def body_tags(body: str) -> list[str]:
     """The ``#tags`` in a note's body, in order, each once (the first spelling kept)."""
     found: list[str] = []
-    for line in _prose_lines(_COMMENT.sub(" ", body)):
+    for _, line in prose_lines(_COMMENT.sub(" ", body)):
         for match in _INLINE_TAG.finditer(_INLINE_CODE.sub(" ", line)):
             tag = match.group(1).strip("/")
             if tag and not tag.replace("/", "").isdigit():
@@ -55,16 +57,3 @@ def has_tag(tags: Sequence[str], wanted: str) -> bool:
     key = wanted.strip().lstrip("#").strip("/").casefold()
     return bool(key) and any(tag.casefold() == key or tag.casefold().startswith(key + "/") for tag in tags)
 
-
-def _prose_lines(text: str) -> Iterable[str]:
-    """The lines of ``text`` outside fenced code blocks (a fence closes on the same character, at least as long)."""
-    fence: str | None = None
-    for line in text.split("\n"):
-        opening = _FENCE.match(line)
-        if fence is None:
-            if opening:
-                fence = opening.group(1)
-            else:
-                yield line
-        elif opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence) and not line.strip().strip(fence[0]):
-            fence = None

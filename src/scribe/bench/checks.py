@@ -2,9 +2,8 @@
 
 They catch what a machine can see for certain (broken structure, wrong length, invented quotes,
 citations of sources that were never given) so that judges and humans spend their attention on
-what it cannot. Markdown is read line by line, the CommonMark way where it matters: a heading is
-an ATX heading (``#`` to ``######``, a space, then text; setext underlines are not read), and
-nothing inside a fenced code block counts as a heading, a list item or a citation.
+what it cannot. Markdown is read line by line as the chunker reads it (``markdown_lines``): ATX
+headings only, and nothing inside a fenced code block counts as a heading, a list item or a citation.
 """
 
 from __future__ import annotations
@@ -13,13 +12,13 @@ import itertools
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t\r]*$")
-_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+from scribe.markdown_lines import heading as atx_heading
+from scribe.markdown_lines import normalise_heading, prose_lines
+
 _TOP_LEVEL_ITEM = re.compile(r"^ ?(?:[-*+]|\d{1,9}[.)])[ \t]+\S")
 _CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)", re.DOTALL)
 _CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\](?!\()")
@@ -70,35 +69,6 @@ class CitationCheck(CheckResult):
     invalid: tuple[int, ...]
 
 
-def _closes_fence(line: str, fence: str) -> bool:
-    stripped = line.lstrip(" ")
-    run = len(stripped) - len(stripped.lstrip(fence[0]))
-    return len(line) - len(stripped) <= 3 and run >= len(fence) and not stripped[run:].strip()
-
-
-def _prose_lines(text: str) -> Iterator[tuple[int, str]]:
-    """(index, line) for the lines of ``text`` outside fenced code blocks, fence lines excluded."""
-    fence: str | None = None
-    for index, line in enumerate(text.splitlines()):
-        if fence is not None:
-            if _closes_fence(line, fence):
-                fence = None
-        elif opening := _FENCE_OPEN.match(line):
-            fence = opening.group(1)
-        else:
-            yield index, line
-
-
-def _heading(line: str) -> tuple[int, str] | None:
-    """(level, text) if ``line`` is an ATX heading; the text may be empty."""
-    match = _HEADING.match(line)
-    return (len(match.group(1)), (match.group(2) or "").strip()) if match else None
-
-
-def _normalise_heading(text: str) -> str:
-    return " ".join(text.strip().lstrip("#").split()).casefold()
-
-
 def check_outline(text: str, *, expected_sections: int | None) -> OutlineCheck:
     """A usable markdown outline, with the number of top-level sections asked for.
 
@@ -112,8 +82,8 @@ def check_outline(text: str, *, expected_sections: int | None) -> OutlineCheck:
     """
     headings: list[tuple[int, str]] = []
     items = 0
-    for _, line in _prose_lines(text):
-        if heading := _heading(line):
+    for _, line in prose_lines(text):
+        if heading := atx_heading(line):
             headings.append(heading)
         elif _TOP_LEVEL_ITEM.match(line):
             items += 1
@@ -171,7 +141,7 @@ def check_own_words(text: str, given: str) -> CheckResult:
     of no use to the author. ``score`` is the share of bullets not copied; passing needs 3 in 4.
     """
     seen = _shingles([w.casefold() for w in _WORD.findall(given)])
-    bullets = [_CITATION.sub(" ", line) for _, line in _prose_lines(text) if _TOP_LEVEL_ITEM.match(line)]
+    bullets = [_CITATION.sub(" ", line) for _, line in prose_lines(text) if _TOP_LEVEL_ITEM.match(line)]
     copied = 0
     for bullet in bullets:
         words = [w.casefold() for w in _WORD.findall(bullet)]
@@ -260,8 +230,8 @@ def check_expand(text: str, *, heading: str, max_words: int, min_words: int = 1)
     """
     if not 0 <= min_words <= max_words:
         raise ValueError(f"need 0 <= min_words <= max_words, got {min_words} and {max_words}")
-    first = next(((i, h[1]) for i, line in _prose_lines(text) if (h := _heading(line))), None)
-    kept = first is None or _normalise_heading(first[1]) == _normalise_heading(heading)
+    first = next(((i, h[1]) for i, line in prose_lines(text) if (h := atx_heading(line))), None)
+    kept = first is None or normalise_heading(first[1]) == normalise_heading(heading)
     lines = text.splitlines()
     if first is not None:
         del lines[first[0]]
@@ -291,7 +261,7 @@ def check_citations(text: str, *, n_sources: int) -> CitationCheck:
     citation valid and at least one of them when there are sources: an output that cites
     nothing is not grounded, so it fails with score 0. With no sources, citing nothing passes.
     """
-    prose = _CODE_SPAN.sub(" ", "\n".join(line for _, line in _prose_lines(text)))
+    prose = _CODE_SPAN.sub(" ", "\n".join(line for _, line in prose_lines(text)))
     cited = [int(n) for group in _CITATION.findall(prose) for n in re.split(r"[,;]", group)]
     invalid = tuple(sorted({n for n in cited if not 1 <= n <= n_sources}))
     if not cited:
