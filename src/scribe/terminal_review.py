@@ -1,6 +1,6 @@
 """`scribe review` at a terminal: each suggested edit as a word diff with its problem, the
 author's answer to it, and the accepted edits written into the draft at once. The command in
-cli.py is wiring; the edits themselves are `scribe.suggestions`."""
+`cli/task_commands.py` is wiring; the edits themselves are `scribe.suggestions`."""
 
 from __future__ import annotations
 
