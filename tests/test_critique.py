@@ -17,6 +17,7 @@ from scribe.critique import (
     render_markdown,
     unparsed,
 )
+from scribe.edits import from_critique
 from scribe.prompts import get_template
 
 DRAFT = "Retries are safe.\nRoughly 40% of payment incidents come from \u201cretry storms\u201d.\n"
@@ -135,6 +136,20 @@ def test_a_replacement_is_read_and_shown_only_when_given() -> None:
     assert text.count("   - rewrite: ") == 1 and "   - rewrite: Retries are safe with an idempotency key.\n" in text
     old = parse_critique(json.dumps({"summary": "s", "issues": [{"severity": "low", "quote": "Retries are safe.", "problem": "p", "suggestion": "s"}]}), DRAFT)
     assert old is not None and old.issues[0].replacement == ""  # a critique logged before the field
+
+
+def test_a_replacement_that_repeats_its_suggestion_is_advice_and_becomes_no_change() -> None:
+    advice = "[2] We should include a section on testing idempotency, with the tools used."
+    raw = json.dumps({"summary": "s", "issues": [
+        {"severity": "high", "quote": "Retries are safe.", "problem": "vague", "suggestion": advice, "replacement": advice},
+        {"severity": "low", "quote": "Roughly 40% of payment incidents", "problem": "no source", "suggestion": "cite [1]",
+         "replacement": "About 40% of payment incidents"},
+    ]})
+    critique = parse_critique(raw, DRAFT)
+    assert critique is not None
+    assert [i.replacement for i in critique.issues] == ["", "About 40% of payment incidents"]
+    assert critique.issues[0].suggestion == advice  # the advice is still shown, as advice
+    assert [hunk.new for hunk in from_critique(critique, DRAFT)] == ["About 40% of payment incidents"]
 
 
 def test_a_critique_logged_before_replacements_existed_still_checks_as_valid() -> None:

@@ -126,7 +126,8 @@ def reading_order(issues: Sequence[Issue], draft: str) -> list[Issue]:
 
 def parse_critique(raw: str, draft: str) -> Critique | None:
     """The critique in `raw`, its issues in `reading_order`, or None when it is not JSON of the
-    expected shape. An issue about a sentence an earlier issue quoted already is dropped."""
+    expected shape. An issue about a sentence an earlier issue quoted already is dropped, and a
+    replacement that repeats its suggestion word for word is read as none."""
     try:
         data = json.loads(raw)
     except ValueError:
@@ -143,13 +144,17 @@ def parse_critique(raw: str, draft: str) -> Critique | None:
         if normalise(quote) in seen:
             continue  # a small writer repeats an issue word for word; the prompt asks for one per sentence
         seen.add(normalise(quote))
+        suggestion = str(item.get("suggestion", ""))
+        replacement = str(item.get("replacement") or "")
+        if normalise(replacement) == normalise(suggestion):
+            replacement = ""  # the advice again, not the sentence rewritten: as a tracked change it would paste advice into the draft
         issues.append(Issue(
             severity=severity if severity in SEVERITIES else "medium",
             quote=quote,
             problem=str(item.get("problem", "")),
-            suggestion=str(item.get("suggestion", "")),
+            suggestion=suggestion,
             grounded=quote_span(draft, quote) is not None,
-            replacement=str(item.get("replacement") or ""),
+            replacement=replacement,
         ))
     return Critique(summary=str(data.get("summary", "")), issues=reading_order(issues, draft), raw=raw)
 
