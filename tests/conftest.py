@@ -62,6 +62,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     if styles_cache is not None:
         styles_cache.StylesCache.get_inner_outer.cache_clear()
 
+
 # Mechanics tests use the smallest model; quality tests use the default writer.
 MODEL = "gemma3:270m"
 WRITER = "qwen2.5-coder:1.5b"
