@@ -39,6 +39,16 @@ async def until(pilot: Any, condition: Callable[[], object], what: str, timeout:
         await pilot.pause(0.02)
 
 
+async def notified(pilot: Any, *words: str, timeout: float = 20.0) -> None:
+    """Wait for a notification holding all of `words`: `notify` posts a message, so the toast
+    lands a moment after the code that raised it has returned."""
+
+    def shown() -> bool:
+        return any(all(w in n.message for w in words) for n in pilot.app._notifications)
+
+    await until(pilot, shown, f"a notification saying {' … '.join(map(repr, words))}", timeout)
+
+
 async def palette_titles(pilot: Any, query: str) -> list[str]:
     """The command palette's entries for `query`, once its search has finished, then closes it."""
     from textual.command import CommandList, CommandPalette

@@ -17,6 +17,7 @@ import ollama
 import pytest
 
 from conftest import MODEL, WRITER
+from pilot_support import notified
 from scribe.config import open_workspace
 from scribe.critique import Issue, normalise
 from scribe.runlog import RunLog
@@ -242,8 +243,7 @@ def test_critique_issue_selects_its_quote_in_the_editor(workspace: Path) -> None
             before = app.main.editor.selection
             assert app.main.select_issue(app.main.panel.last, Issue("low", "words the draft never had", "", "")) is False
             assert app.main.editor.selection == before
-            await pilot.pause(0.1)
-            assert any("not in the draft" in n.message for n in app._notifications)
+            await notified(pilot, "not in the draft")
 
     run(scenario)
 
@@ -549,8 +549,7 @@ def test_engine_down_is_a_notification_with_the_fix_not_a_crash(tmp_path: Path, 
         async with app.run_test(size=SIZE) as pilot:
             await finish_task(pilot, app, "f2")
             assert app.is_running
-            messages = [n.message for n in app._notifications]
-            assert any("no model server answers" in m and "ollama serve" in m for m in messages), messages
+            await notified(pilot, "no model server answers", "ollama serve")
             assert "Failed" in app.main.panel.view.source
             await pilot.press("f7")  # listing models fails the same way, still no crash
             await pilot.pause(0.5)
@@ -568,8 +567,7 @@ def test_binary_note_is_refused_with_a_notification(workspace: Path) -> None:
         app = make_app(workspace, draft, autoconnect=False)
         async with app.run_test(size=SIZE) as pilot:
             assert app.main.open_file(binary) is False
-            await pilot.pause(0.05)
-            assert any("binary" in n.message for n in app._notifications)
+            await notified(pilot, "binary")
             assert app.main.file is not None and app.main.file.path == draft  # the draft stays open
 
     run(scenario)
@@ -655,8 +653,7 @@ def test_missing_model_is_a_notification_naming_the_fix(workspace: Path) -> None
         async with app.run_test(size=SIZE) as pilot:
             assert "nope:1b" in str(app.main.status.query_one("#model-status").render())  # remembered
             await finish_task(pilot, app, "f2")
-            messages = [n.message for n in app._notifications]
-            assert any("'nope:1b' is not on" in m and "scribe pull nope:1b" in m for m in messages), messages
+            await notified(pilot, "'nope:1b' is not on", "scribe pull nope:1b")
             assert app.is_running
 
     run(scenario)

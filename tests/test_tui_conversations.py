@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fake_server import FakeModelServer, Reply
-from pilot_support import DRAFT, SIZE, fake_app, palette_titles, until
+from pilot_support import DRAFT, SIZE, fake_app, notified, palette_titles, until
 
 from scribe.config import open_workspace
 from scribe.conversations import CUT_OFF_NOTE, conversations, turns
@@ -138,7 +138,7 @@ def test_a_refused_follow_up_gives_the_words_back_and_the_next_one_continues(fak
             conversation = panel.conversation.conversation_id
             await pilot.press("ctrl+f", *"shorter", "enter")
             await until(pilot, lambda: panel.current is None and len(panel.conversation.turns) == 2, "the refused turn, logged")
-            assert any("the model is loading" in n.message for n in app._notifications)
+            await notified(pilot, "the model is loading")
             assert panel.conversation.input.value == "shorter"  # to send again
             assert panel.conversation.turns[-1].status == "failed" and "✂ cut off" in turn_lines(app)[-1]
             await pilot.press("enter")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pilot_support import SIZE, until
+from pilot_support import SIZE, notified, until
 from processes import gone, terminal_env
 
 from scribe.config import open_workspace
@@ -159,7 +159,7 @@ def test_a_reload_after_an_outside_change_keeps_the_cursor_and_says_so(ws: Path)
             draft_of(ws).write_text(DRAFT_TEXT + "A line added by another program.\n", encoding="utf-8")
             await until(pilot, lambda: "another program" in app.main.editor.text, "the reload", 10)
             assert app.main.editor.cursor_location == (20, 3)
-            assert any("reloaded" in n.message and "line 21" in n.message for n in app._notifications)
+            await notified(pilot, "reloaded", "line 21")
             await pilot.press("X")
             assert app.main.editor.text.startswith("---\ntitle: Retries")  # the frontmatter is untouched
 

@@ -57,7 +57,7 @@ def _latency(rows: list[dict[str, Any]]) -> str | None:
     for ax, data, title in ((axes[0], ttft, "time to first token (ms), all tasks"), (axes[1], tps, "decode tokens/s, all tasks")):
         labels = sorted(data)
         if labels:
-            ax.boxplot([data[k] for k in labels], vert=False, tick_labels=labels, showfliers=True)
+            ax.boxplot([data[k] for k in labels], orientation="horizontal", tick_labels=labels, showfliers=True)
         ax.set_title(title)
         ax.grid(axis="x", alpha=0.3)
     axes[1].set_yticklabels([])
