@@ -7,8 +7,9 @@ hand it small callables that record where each item ran, or fail the way a host 
 from __future__ import annotations
 
 import _thread
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -150,6 +151,16 @@ def test_split_finished_keeps_the_order() -> None:
     assert split_finished(jobs, {"b1": None}, force=True) == (jobs, [])
 
 
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """Python's own SIGINT handler for the test: a suite started in the background of a script
+    inherits SIGINT ignored, and `interrupt_main` then does nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_ctrl_c_keeps_what_finished_and_cancels_the_call_in_flight() -> None:
     ran: Ran = []
     waiting = threading.Event()  # set once the caller's thread waits for outcomes, where Ctrl-C lands
