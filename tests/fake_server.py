@@ -38,6 +38,7 @@ from scribe.models import (
     ModelInfo,
     OnToken,
     PullProgress,
+    StopWhen,
     pick_writer,
 )
 
@@ -56,7 +57,8 @@ class Reply:
     connection). `interrupt_after` chunks: Ctrl-C arrives (KeyboardInterrupt). `delay_s` between
     chunks, during which setting the call's `cancel` ends it at once; `stop_s` later, as a busy
     engine finishes its step first. `refuse`: the server refuses the request (raises
-    ModelRequestError). `done_reason="length"`: cut off by num_predict."""
+    ModelRequestError). `done_reason="length"`: cut off by num_predict. A reason from the call's
+    `stop_when` ends it after that chunk, as the real client does."""
 
     text: str = DEFAULT_TEXT
     chunks: int = CHUNKS
@@ -155,6 +157,7 @@ class FakeModelServer:
         keep_alive: str | float | None = None,
         on_token: OnToken | None = None,
         cancel: threading.Event | None = None,
+        stop_when: StopWhen | None = None,
     ) -> CallResult:
         request = ChatRequest(model, [dict(m) for m in messages], options, format, keep_alive)
         with self._lock:
@@ -164,7 +167,7 @@ class FakeModelServer:
             reply = self._script.popleft() if self._script else Reply(default_answer(format))
         if reply.refuse:
             raise ModelRequestError(f"{self.host} refused the request: {reply.refuse}")
-        return self._stream(request, reply, on_token, cancel)
+        return self._stream(request, reply, on_token, cancel, stop_when)
 
     def embed(self, model: str, texts: Sequence[str], *, batch_size: int = 64) -> list[list[float]]:
         self._check_model(model, chat=False)
@@ -187,7 +190,7 @@ class FakeModelServer:
             raise ModelRequestError(f"{self.host} refused the request: {model} does not support chat")
 
     def _stream(self, request: ChatRequest, reply: Reply, on_token: OnToken | None,
-                cancel: threading.Event | None) -> CallResult:
+                cancel: threading.Event | None, stop_when: StopWhen | None) -> CallResult:
         started = time.perf_counter()
         result = CallResult(text="", model=request.model, host=self.host, metrics=CallMetrics())
         sent: list[str] = []
@@ -212,6 +215,10 @@ class FakeModelServer:
             result.chunks += 1
             if on_token is not None:
                 on_token(piece)
+            reason = stop_when("".join(sent)) if stop_when is not None else None
+            if reason is not None:
+                result.metrics.done_reason = reason
+                break
         else:
             _final_metrics(result.metrics, request, len(sent), reply.done_reason)
         result.text = "".join(sent)

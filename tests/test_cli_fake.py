@@ -147,6 +147,36 @@ def test_critique_json_lists_the_issues_as_the_markdown_numbers_them(indexed: Pa
     assert result["output"].index(f"1. **low**: > {quotes[1]}") < result["output"].index(f"2. **high**: > {quotes[0]}")
 
 
+def critique_issue(quote: str) -> dict[str, str]:
+    return {"severity": "medium", "quote": quote, "problem": "vague", "suggestion": "say when",
+            "replacement": f"{quote[:-1]}, as the incident review showed."}
+
+
+def test_a_critique_that_repeats_an_issue_is_stopped_there_and_keeps_the_issues_before(indexed: Path, fake_server: FakeModelServer) -> None:
+    first, looped = "Most teams only find this out after their first large incident.", "Networks drop responses."
+    issues = [critique_issue(first)] + [critique_issue(looped)] * 6
+    loop = json.dumps({"summary": "Vague in places.", "issues": issues})[:-20]  # cut off inside the sixth repeat
+    fake_server.script(Reply(loop, chunks=60, done_reason="length"))
+    result = ok(indexed, "critique", str(indexed / DRAFT), "--json").json()
+    critique = result["critique"]
+    assert critique["parsed"] and critique["stopped"] == "looping"
+    assert [i["quote"] for i in critique["issues"]] == [looped, first]  # as the draft has them
+    assert "began repeating" in result["output"]
+    (run,) = runs(indexed)  # stopped, not retried
+    assert run["status"] == "ok" and run["done_reason"] == "looping"
+    assert run["output_text"].count(looped) == 2 and len(run["output_text"]) < len(loop) / 2  # ended at the first repeat
+
+
+def test_a_critique_cut_off_by_the_token_limit_keeps_its_complete_issues(indexed: Path, fake_server: FakeModelServer) -> None:
+    whole = ["Most teams only find this out after their first large incident.", "Networks drop responses."]
+    reply = json.dumps({"summary": "Vague in places.", "issues": [critique_issue(q) for q in whole]})
+    fake_server.script(Reply(reply[: reply.rindex('"replacement"')], done_reason="length"))
+    critique = ok(indexed, "critique", str(indexed / DRAFT), "--json").json()["critique"]
+    assert critique["parsed"] and critique["stopped"] == "length"
+    assert [i["quote"] for i in critique["issues"]] == whole[:1]
+    assert len(fake_server.chats) == 1  # a retry would be cut off at the same length
+
+
 def test_ask_streams_the_answer_and_logs_its_options(fake_workspace: Path, fake_server: FakeModelServer) -> None:
     ran = ok(fake_workspace, "ask", "What is an outbox table?", "--seed", "5", "--num-predict", "20", "--system", "Be brief.")
     assert ran.stdout.strip() == DEFAULT_TEXT

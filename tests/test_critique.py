@@ -6,15 +6,20 @@ import json
 from dataclasses import asdict
 
 from scribe.critique import (
+    LENGTH,
+    LOOPING,
     Issue,
     as_logged,
+    looping,
     normalise,
     parse_critique,
     quotable,
     quote_schema,
     quote_span,
+    read_critique,
     reading_order,
     render_markdown,
+    salvage,
     unparsed,
 )
 from scribe.edits import from_critique
@@ -162,3 +167,44 @@ def test_a_critique_logged_before_replacements_existed_still_checks_as_valid() -
     assert not check_critique(older, draft, schema=schema).schema_valid  # today's template asks for a replacement
     assert check_critique(older, draft, schema=as_logged(schema)).schema_valid
     assert "replacement" in schema["properties"]["issues"]["items"]["required"]  # the template itself is untouched
+
+
+# --- a reply that ended before its JSON did -----------------------------------------------------------
+
+SAFE, STORMS = "Retries are safe.", "Roughly 40% of payment incidents come from \u201cretry storms\u201d."
+
+
+def issue_json(quote: str, problem: str = "vague") -> str:
+    return json.dumps({"severity": "medium", "quote": quote, "problem": problem, "suggestion": "say when",
+                       "replacement": f"{quote[:-1]}, when the key is stored."})
+
+
+def test_looping_stops_on_a_quote_repeated_by_the_next_issue_once_it_is_whole() -> None:
+    start = '{"summary": "s", "issues": [' + issue_json(SAFE) + ", "
+    assert looping(start + issue_json(STORMS)) is None  # two sentences, no loop
+    repeat = start + issue_json(STORMS) + ', {"severity": "low", "quote": "Roughly 40% of'
+    assert looping(repeat) is None  # the quote is still streaming
+    assert looping(repeat + ' payment incidents come from \\u201cretry storms\\u201d."') == LOOPING
+    assert looping(start + issue_json(STORMS) + ", " + issue_json(SAFE)) is None  # back to an earlier one: not a loop
+
+
+def test_salvage_closes_the_reply_after_its_last_whole_issue() -> None:
+    tricky = 'a "quoted" {brace} and [bracket] \\ end'  # JSON escapes and brackets inside strings
+    reply = '{"summary": "s", "issues": [' + issue_json(SAFE, tricky) + ", " + issue_json(STORMS)[:40]
+    closed = salvage(reply)
+    assert closed is not None
+    data = json.loads(closed)
+    assert [i["quote"] for i in data["issues"]] == [SAFE] and data["issues"][0]["problem"] == tricky
+    assert salvage('{"summary": "s", "issues": [{"severity": "lo') is None  # no issue finished
+
+
+def test_a_critique_that_ended_early_keeps_its_whole_issues_and_says_why() -> None:
+    reply = '{"summary": "Vague.", "issues": [' + issue_json(STORMS) + ", " + issue_json(SAFE)[:50]
+    for reason, words in ((LOOPING, "began repeating"), (LENGTH, "raise num_predict")):
+        critique = read_critique(reply, DRAFT, reason)
+        assert critique.parsed and critique.stopped == reason and critique.raw == reply
+        assert [(i.quote, i.grounded) for i in critique.issues] == [(STORMS, True)]
+        assert words in render_markdown(critique)
+    assert not read_critique(reply, DRAFT, "stop").parsed  # a reply that claims to be whole is not patched up
+    cut = read_critique('{"summary": "Vague.", "iss', DRAFT, LENGTH)
+    assert not cut.parsed and cut.cut_off and "raise num_predict" in render_markdown(cut)

@@ -100,6 +100,21 @@ def test_cancel_keeps_partial_text_and_stops_the_engine(engine_url: str, engine_
     assert after["tokens_generated"] - before["tokens_generated"] < 100
 
 
+def test_stop_when_ends_the_stream_as_ok_with_its_reason_and_stops_the_engine(engine_url: str, engine_stats) -> None:  # type: ignore[no-untyped-def]
+    asked: list[str] = []
+
+    def stop_when(text: str) -> str | None:
+        asked.append(text)
+        return "enough" if len(asked) == 5 else None
+
+    before = settled(engine_stats)
+    result = ModelClient(engine_url).stream_chat(MODEL, MESSAGES, options={"num_predict": 3000}, stop_when=stop_when)
+    after = settled(engine_stats)
+    assert (result.status, result.error, result.metrics.done_reason) == ("ok", None, "enough")
+    assert result.text == asked[-1] and len(asked) == 5  # nothing read after the reason
+    assert after["tokens_generated"] - before["tokens_generated"] < 100  # the closed stream stopped generation
+
+
 @pytest.mark.engine
 def test_engine_killed_mid_stream_keeps_partial_and_fails(tmp_path: Path) -> None:
     """A real fault: the server process dies with SIGKILL while tokens are streaming."""

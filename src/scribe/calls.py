@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from scribe.errors import ScribeError
-from scribe.models import CallResult, ModelServer, OnToken
+from scribe.models import CallResult, ModelServer, OnToken, StopWhen
 from scribe.runlog import CallRequest, RunLog, RunOutcome
 
 
@@ -16,6 +16,7 @@ def run_call(
     *,
     on_token: OnToken | None = None,
     cancel: threading.Event | None = None,
+    stop_when: StopWhen | None = None,
 ) -> tuple[int, CallResult]:
     """Stream the call and log it. The row is written first, so even a killed process leaves a trace;
     an interrupted call keeps the text that had arrived, marked cancelled."""
@@ -34,7 +35,7 @@ def run_call(
     try:
         result = client.stream_chat(
             request.model, request.messages, options=request.options or None,
-            format=request.format, on_token=collect, cancel=cancel,
+            format=request.format, on_token=collect, cancel=cancel, stop_when=stop_when,
         )
     except ScribeError as exc:
         runlog.finish(run_id, RunOutcome(status="failed", error=str(exc), output_text="".join(received)))

@@ -38,6 +38,9 @@ class Critique:
     parsed: bool = True
     raw: str = ""
     cut_off: bool = False  # unparsed because the reply reached num_predict
+    # Why only the issues before the reply ended are here: LENGTH (cut off by num_predict) or
+    # LOOPING (stopped by `looping`); "" for a whole reply.
+    stopped: str = ""
 
     @property
     def ungrounded(self) -> int:
@@ -124,6 +127,54 @@ def reading_order(issues: Sequence[Issue], draft: str) -> list[Issue]:
     return sorted(issues, key=key)
 
 
+# The done reasons of a reply that ended before its JSON did: Ollama's for num_predict reached,
+# and the one the task layer logs when `looping` stopped the stream.
+LENGTH, LOOPING = "length", "looping"
+_QUOTE_FIELD = re.compile(r'"quote"\s*:\s*("(?:[^"\\]|\\.)*")')
+
+
+def looping(text: str) -> str | None:
+    """LOOPING once the critique streamed so far quotes, in full, the sentence its previous issue
+    quoted; else None. A small writer at a low temperature that repeats an issue goes on repeating
+    it until num_predict cuts the JSON off (seen with the 1.5B writer: five issues on one sentence),
+    and `parse_critique` would drop every repeat anyway; ending the stream there saves the wait."""
+    quotes = [normalise(m.group(1)) for m in _QUOTE_FIELD.finditer(text)]  # JSON literals: a loop repeats them exactly
+    return LOOPING if len(quotes) >= 2 and quotes[-1] == quotes[-2] else None
+
+
+def salvage(raw: str) -> str | None:
+    """A reply that ended inside its JSON, closed after its last complete issue; None when no issue
+    was complete. The template asks for the summary first, so a closed reply keeps it."""
+    depth, in_string, escaped, end = 0, False, False, None
+    for i, ch in enumerate(raw):
+        if escaped:
+            escaped = False
+        elif in_string:
+            escaped, in_string = ch == "\\", ch != '"'
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth == 2 and ch == "}":  # an issue object inside the top object's array
+                end = i + 1
+    return raw[:end] + "]}" if end is not None else None
+
+
+def read_critique(raw: str, draft: str, done_reason: str | None = None) -> Critique:
+    """The critique a reply holds, as the author is shown it: parsed whole; or, for a reply that
+    ended early (`done_reason` LENGTH or LOOPING), the complete issues before the end, marked
+    `stopped`; or else the raw text, marked unparsed."""
+    critique = parse_critique(raw, draft)
+    if critique is None and done_reason in (LENGTH, LOOPING):
+        closed = salvage(raw)
+        critique = parse_critique(closed, draft) if closed is not None else None
+        if critique is not None:
+            critique.raw, critique.stopped = raw, done_reason
+    return critique or unparsed(raw, cut_off=done_reason == LENGTH)
+
+
 def parse_critique(raw: str, draft: str) -> Critique | None:
     """The critique in `raw`, its issues in `reading_order`, or None when it is not JSON of the
     expected shape. An issue about a sentence an earlier issue quoted already is dropped, and a
@@ -180,4 +231,8 @@ def render_markdown(critique: Critique) -> str:
             lines.append(f"   - rewrite: {normalise(issue.replacement)}")
     if not critique.issues:
         lines.append("No issues found.")
+    if critique.stopped:
+        why = ("the model began repeating an issue, so it was stopped" if critique.stopped == LOOPING
+               else "the reply was cut off by the token limit (raise num_predict for more)")
+        lines += ["", f"*Only the issues before the reply ended: {why}.*"]
     return "\n".join(lines) + "\n"

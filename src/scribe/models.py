@@ -24,6 +24,8 @@ from scribe.runlog import CallTimings, RunOutcome
 Status = Literal["ok", "failed", "cancelled"]
 Message = dict[str, str]
 OnToken = Callable[[str], None]
+# Given the text streamed so far, a reason to end the stream there (logged as its done_reason), or None.
+StopWhen = Callable[[str], str | None]
 
 START_HINT = (
     "start Ollama (`ollama serve`) or scribe's engine (`scribe serve`), "
@@ -170,7 +172,8 @@ class ModelServer(Protocol):
     `ModelClient` is the real one; a fake registered with `register_server` stands in for it in
     fast tests. `stream_chat` refuses a bad request by raising a `ScribeError`, and returns a
     broken or cancelled stream as a `CallResult` holding the text that did arrive; setting `cancel`
-    must end the call at once, even before the first token."""
+    must end the call at once, even before the first token. A reason from `stop_when` ends the
+    stream after that piece, status "ok", the reason as its done_reason."""
 
     host: str
 
@@ -196,6 +199,7 @@ class ModelServer(Protocol):
         keep_alive: str | float | None = None,
         on_token: OnToken | None = None,
         cancel: threading.Event | None = None,
+        stop_when: StopWhen | None = None,
     ) -> CallResult: ...
 
     def embed(self, model: str, texts: Sequence[str], *, batch_size: int = 64) -> list[list[float]]: ...
@@ -356,6 +360,7 @@ class ModelClient:
         keep_alive: str | float | None = None,
         on_token: OnToken | None = None,
         cancel: threading.Event | None = None,
+        stop_when: StopWhen | None = None,
     ) -> CallResult:
         """Stream a chat reply. Refusals raise; a stream that breaks or is cancelled returns its partial text.
 
@@ -363,23 +368,23 @@ class ModelClient:
         arrives while the server reads the prompt (15-30 s with the 1.5B writer), so checking
         between chunks alone left Esc waiting for the first token."""
         if cancel is None:
-            return self._stream_chat(self._client, model, messages, options, format, keep_alive, on_token, None)
+            return self._stream_chat(self._client, model, messages, options, format, keep_alive, on_token, None, stop_when)
         import ollama
 
         cutter = _SocketCutter(cancel)
         with ollama.Client(host=self.host, timeout=self._timeout, event_hooks={"request": [cutter.hook]}) as client:
             threading.Thread(target=cutter.watch, name="scribe-cancel-watch", daemon=True).start()
             try:
-                return self._stream_chat(client, model, messages, options, format, keep_alive, on_token, cancel)
+                return self._stream_chat(client, model, messages, options, format, keep_alive, on_token, cancel, stop_when)
             finally:
                 cutter.finished.set()
 
     def _stream_chat(
         self, client: Any, model: str, messages: Sequence[Message], options: dict[str, Any] | None,
         format: str | dict[str, Any] | None, keep_alive: str | float | None, on_token: OnToken | None,
-        cancel: threading.Event | None,
+        cancel: threading.Event | None, stop_when: StopWhen | None,
     ) -> CallResult:
-        acc = _Accumulator(CallResult(text="", model=model, host=self.host), on_token)
+        acc = _Accumulator(CallResult(text="", model=model, host=self.host), on_token, stop_when)
         try:
             stream = client.chat(
                 model=model,
@@ -466,14 +471,15 @@ def _mid_stream(exc: BaseException) -> bool:
 class _Accumulator:
     """Collects a chat stream's text and metrics, chunk by chunk."""
 
-    def __init__(self, result: CallResult, on_token: OnToken | None) -> None:
+    def __init__(self, result: CallResult, on_token: OnToken | None, stop_when: StopWhen | None = None) -> None:
         self.result = result
         self.parts: list[str] = []
         self.on_token = on_token
+        self.stop_when = stop_when
         self.started = time.perf_counter()
 
     def feed(self, chunk: Any) -> bool:
-        """Take one chunk; True once the final chunk has arrived."""
+        """Take one chunk; True once the final chunk has arrived, or `stop_when` gave a reason to end."""
         piece = chunk.message.content or ""
         if not chunk.done:
             self.result.chunks += 1
@@ -485,7 +491,11 @@ class _Accumulator:
                 self.on_token(piece)
         if chunk.done:
             self.result.metrics.absorb_final_chunk(chunk)
-        return bool(chunk.done)
+            return True
+        reason = self.stop_when("".join(self.parts)) if self.stop_when is not None and piece else None
+        if reason is not None:
+            self.result.metrics.done_reason = reason  # the stream is closed here: no final chunk, no server metrics
+        return reason is not None
 
     def fail(self, exc: BaseException) -> None:
         self.result.status = "failed"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from scribe.chunking import find_section
-from scribe.critique import parse_critique
+from scribe.critique import read_critique
 from scribe.edits import Hunk, apply, from_critique, from_rewrite, locate, unified_diff
 from scribe.errors import ScribeError, StaleHunks
 from scribe.runlog import Decision, RunLog, RunRecord
@@ -46,8 +46,7 @@ def hunks_of_run(run: RunRecord, draft_at_run: str) -> list[Hunk]:
     end of its passage, so the deletion of that unreached end is not offered.
     """
     if run.task == "critique":
-        critique = parse_critique(run.output_text, draft_at_run)
-        return from_critique(critique, draft_at_run) if critique is not None else []
+        return from_critique(read_critique(run.output_text, draft_at_run, run.done_reason), draft_at_run)
     if run.task not in SUGGESTING:
         return []
     cut_off = run.done_reason == "length"

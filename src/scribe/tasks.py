@@ -180,11 +180,16 @@ def task_format(template: PromptTemplate, inp: TaskInput, sources: int = 0) -> s
     return fmt
 
 
-def _read(template: PromptTemplate, text: str, draft: str) -> Critique | Outline | None:
-    """A critique's or an outline's JSON reply as data; None when it is not valid."""
+def _read(template: PromptTemplate, call: CallResult, draft: str) -> Critique | Outline:
+    """A critique's or an outline's JSON reply as data, marked unparsed when it is not valid (a
+    failed call's partial text is not read). A critique that ended early keeps its complete issues."""
+    cut_off = call.metrics.done_reason == critiques.LENGTH
     if template.name == "critique":
-        return critiques.parse_critique(text, draft)
-    return outlines.parse_outline(text)
+        if call.status != "ok":
+            return critiques.unparsed(call.text, cut_off=cut_off)
+        return critiques.read_critique(call.text, draft, call.metrics.done_reason)
+    parsed = outlines.parse_outline(call.text) if call.status == "ok" else None
+    return parsed or outlines.unparsed(call.text, cut_off=cut_off)
 
 
 def context_limits(client: ModelServer, model: str | None, cap: int = DEFAULT_MAX_NUM_CTX) -> ContextLimits:
@@ -268,24 +273,25 @@ def execute(
         format=prepared.format, prompt_name=template.name, prompt_version=template.version,
         sources=[s.as_log() for s in prepared.sources], meta=asked(prepared, given),
     )
-    run_id, call = run_call(client, runlog, request, on_token=on_token, cancel=cancel)
+    critiquing = template.name == "critique" and template.output == "json"
+    stop_when = critiques.looping if critiquing else None
+    run_id, call = run_call(client, runlog, request, on_token=on_token, cancel=cancel, stop_when=stop_when)
     result = TaskResult(run_id, inp.task, model, call, prepared.sources)
     if template.name not in ("critique", "outline") or template.output != "json" or call.status != "ok":
         return result
     draft_text = inp.draft.body if inp.draft else ""
-    read = _read(template, call.text, draft_text)
-    if read is None and call.metrics.done_reason != "length":
+    read = _read(template, call, draft_text)
+    if not read.parsed and call.metrics.done_reason not in (critiques.LENGTH, critiques.LOOPING):
         request.meta = replace(request.meta, retry_of=run_id)
         if request.options.get("seed") is not None:  # the same seed would only repeat the same answer
             request.options = {**request.options, "seed": int(request.options["seed"]) + 1}
-        run_id, call = run_call(client, runlog, request, on_token=on_token, cancel=cancel)
+        run_id, call = run_call(client, runlog, request, on_token=on_token, cancel=cancel, stop_when=stop_when)
         result = TaskResult(run_id, inp.task, model, call, prepared.sources, attempts=2)
-        read = _read(template, call.text, draft_text) if call.status == "ok" else None
-    cut_off = call.metrics.done_reason == "length"
-    if template.name == "critique":
-        result.critique = read if isinstance(read, Critique) else critiques.unparsed(call.text, cut_off=cut_off)
+        read = _read(template, call, draft_text)
+    if isinstance(read, Critique):
+        result.critique = read
     else:
-        result.outline = read if isinstance(read, Outline) else outlines.unparsed(call.text, cut_off=cut_off)
+        result.outline = read
     return result
 
 

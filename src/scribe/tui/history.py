@@ -69,7 +69,7 @@ def logged_result(run: RunRecord, draft_text: str) -> LoggedResult:
     critique's quotes checked against the draft it was about), other answers' text as it came."""
     critique = None
     if run.task == "critique":
-        critique = critiques.parse_critique(run.output_text, draft_text) or critiques.unparsed(run.output_text)
+        critique = critiques.read_critique(run.output_text, draft_text, run.done_reason)
         markdown = critiques.render_markdown(critique)
     elif run.task == "outline":
         markdown = outlines.render_markdown(outlines.parse_outline(run.output_text) or outlines.unparsed(run.output_text))
