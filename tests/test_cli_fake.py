@@ -139,8 +139,8 @@ def test_expand_in_place_cut_off_by_the_token_limit_writes_only_complete_sentenc
 def test_critique_json_lists_the_issues_as_the_markdown_numbers_them(indexed: Path, fake_server: FakeModelServer) -> None:
     quotes = ["Most teams only find this out after their first large incident.", "Networks drop responses."]
     fake_server.script(json.dumps({"summary": "s", "issues": [
-        {"severity": "high", "quote": quotes[0], "problem": "p", "suggestion": "s"},
-        {"severity": "low", "quote": quotes[1], "problem": "p", "suggestion": "s"},
+        {"severity": "high", "quote": quotes[0], "problem": "no source", "suggestion": "cite one"},
+        {"severity": "low", "quote": quotes[1], "problem": "vague", "suggestion": "say which"},
     ]}))
     result = ok(indexed, "critique", str(indexed / DRAFT), "--json").json()
     assert [issue["quote"] for issue in result["critique"]["issues"]] == quotes[::-1]  # as the draft has them
@@ -148,7 +148,7 @@ def test_critique_json_lists_the_issues_as_the_markdown_numbers_them(indexed: Pa
 
 
 def critique_issue(quote: str) -> dict[str, str]:
-    return {"severity": "medium", "quote": quote, "problem": "vague", "suggestion": "say when",
+    return {"severity": "medium", "quote": quote, "problem": f"vague: {quote}", "suggestion": "say when",
             "replacement": f"{quote[:-1]}, as the incident review showed."}
 
 
@@ -164,7 +164,7 @@ def test_a_critique_that_repeats_an_issue_is_stopped_there_and_keeps_the_issues_
     assert "began repeating" in result["output"]
     (run,) = runs(indexed)  # stopped, not retried
     assert run["status"] == "ok" and run["done_reason"] == "looping"
-    assert run["output_text"].count(looped) == 2 and len(run["output_text"]) < len(loop) / 2  # ended at the first repeat
+    assert run["output_text"].count(f'"quote": "{looped}"') == 2 and len(run["output_text"]) < len(loop) / 2  # ended at the first repeat
 
 
 def test_a_critique_cut_off_by_the_token_limit_keeps_its_complete_issues(indexed: Path, fake_server: FakeModelServer) -> None:

@@ -53,7 +53,7 @@ def test_parse_flags_ungrounded_quotes() -> None:
 def test_an_issue_repeating_an_earlier_quote_is_dropped() -> None:
     issue = {"severity": "high", "quote": "Retries are safe.", "problem": "vague", "suggestion": "say when"}
     again = {**issue, "quote": " Retries  are safe. ", "problem": "still vague"}
-    other = {**issue, "quote": "Roughly 40% of payment incidents"}
+    other = {**issue, "quote": "Roughly 40% of payment incidents", "problem": "no source"}
     critique = parse_critique(json.dumps({"summary": "s", "issues": [issue, again, other]}), DRAFT)
     assert critique is not None and [i.quote for i in critique.issues] == ["Retries are safe.", "Roughly 40% of payment incidents"]
 
@@ -174,9 +174,10 @@ def test_a_critique_logged_before_replacements_existed_still_checks_as_valid() -
 SAFE, STORMS = "Retries are safe.", "Roughly 40% of payment incidents come from \u201cretry storms\u201d."
 
 
-def issue_json(quote: str, problem: str = "vague") -> str:
-    return json.dumps({"severity": "medium", "quote": quote, "problem": problem, "suggestion": "say when",
-                       "replacement": f"{quote[:-1]}, when the key is stored."})
+def issue_json(quote: str, problem: str = "", suggestion: str = "") -> str:
+    """An issue whose problem and suggestion, unless given, are its own."""
+    return json.dumps({"severity": "medium", "quote": quote, "problem": problem or f"vague: {quote}",
+                       "suggestion": suggestion or f"say when: {quote}", "replacement": f"{quote[:-1]}, when the key is stored."})
 
 
 def test_looping_stops_on_a_quote_repeated_by_the_next_issue_once_it_is_whole() -> None:
@@ -186,6 +187,20 @@ def test_looping_stops_on_a_quote_repeated_by_the_next_issue_once_it_is_whole() 
     assert looping(repeat) is None  # the quote is still streaming
     assert looping(repeat + ' payment incidents come from \\u201cretry storms\\u201d."') == LOOPING
     assert looping(start + issue_json(STORMS) + ", " + issue_json(SAFE)) is None  # back to an earlier one: not a loop
+    same_words = start + issue_json(STORMS, "vague: " + SAFE, "say when: " + SAFE)
+    assert looping(same_words[: same_words.index('"suggestion"')]) is None  # the same problem, but its own suggestion may follow
+    assert looping(same_words) == LOOPING  # one problem and one suggestion, said of two sentences
+
+
+def test_an_issue_giving_an_earlier_ones_problem_and_suggestion_again_is_dropped() -> None:
+    raw = '{"summary": "s", "issues": [' + ", ".join([
+        issue_json(SAFE, "no source", "cite one"),
+        issue_json(STORMS, "no source", "cite one"),  # the same words of another sentence
+        issue_json(STORMS, "no source", "cite [2]"),
+    ]) + "]}"
+    critique = parse_critique(raw, DRAFT)
+    assert critique is not None
+    assert [(i.quote, i.suggestion) for i in critique.issues] == [(SAFE, "cite one"), (STORMS, "cite [2]")]
 
 
 def test_salvage_closes_the_reply_after_its_last_whole_issue() -> None:

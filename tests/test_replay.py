@@ -106,7 +106,7 @@ def _record(run_id: int, task: str, output: str, *, replay_of: int | None = None
 
 def _critique(*edits: tuple[str, str]) -> str:
     return json.dumps({"summary": "s", "issues": [
-        {"severity": "low", "quote": old, "problem": "p", "suggestion": "s", "replacement": new} for old, new in edits]})
+        {"severity": "low", "quote": old, "problem": f"p: {old}", "suggestion": "s", "replacement": new} for old, new in edits]})
 
 
 def _verdict(run_id: int, hunk_id: int, old: str, new: str, decision: str) -> Decision:
@@ -198,7 +198,7 @@ def judged_workspace(fake_workspace: Path, fake_server: FakeModelServer) -> Path
     section (3 edits, the second an insertion: accept, accept, reject) judged by the author."""
     ws = fake_workspace
     fake_server.script(json.dumps({"summary": "s", "issues": [
-        {"severity": "medium", "quote": old, "problem": "p", "suggestion": "s", "replacement": new} for old, new in CRITIQUE]}))
+        {"severity": "medium", "quote": old, "problem": f"p: {old}", "suggestion": "s", "replacement": new} for old, new in CRITIQUE]}))
     ok(ws, "critique", str(ws / DRAFT), "-k", "0")
     fake_server.script(_section_with(ws, REWRITE))
     ok(ws, "run", "rewrite", str(ws / DRAFT), "--section", SECTION, "-k", "0")
@@ -222,7 +222,7 @@ def _script_replays(ws: Path, fake: FakeModelServer) -> None:
     rewrite_a = [(S0, "Networks lose responses."), (S3, S3 + " A proxy cannot either."),  # both accepted (the insertion at
                  ("In my experience roughly 40% of", "Most")]  # its spot), and the rejected one again
     fake.script("OK", *(json.dumps({"summary": "s", "issues": [
-        {"severity": "low", "quote": old, "problem": "p", "suggestion": "s", "replacement": new} for old, new in edits]})
+        {"severity": "low", "quote": old, "problem": f"p: {old}", "suggestion": "s", "replacement": new} for old, new in edits]})
         for edits in (critique_a, critique_b)),
         _section_with(ws, rewrite_b), _section_with(ws, rewrite_a))
 

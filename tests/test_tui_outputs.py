@@ -49,10 +49,10 @@ def test_ctrl_o_inserts_a_cut_off_expansion_only_up_to_its_last_complete_sentenc
 
 
 ISSUES = [  # the model's order: not the draft's
-    {"severity": "low", "quote": "The fix is a key that names the operation, not the request.", "problem": "p", "suggestion": "s"},
-    {"severity": "high", "quote": "words the draft never had", "problem": "p", "suggestion": "s"},
-    {"severity": "high", "quote": "Most teams only find this out after their first large incident.", "problem": "p", "suggestion": "s"},
-    {"severity": "medium", "quote": "Networks drop responses.", "problem": "p", "suggestion": "s"},
+    {"severity": "low", "quote": "The fix is a key that names the operation, not the request.", "problem": "p1", "suggestion": "s"},
+    {"severity": "high", "quote": "words the draft never had", "problem": "p2", "suggestion": "s"},
+    {"severity": "high", "quote": "Most teams only find this out after their first large incident.", "problem": "p3", "suggestion": "s"},
+    {"severity": "medium", "quote": "Networks drop responses.", "problem": "p4", "suggestion": "s"},
 ]
 
 

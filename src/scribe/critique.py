@@ -130,16 +130,32 @@ def reading_order(issues: Sequence[Issue], draft: str) -> list[Issue]:
 # The done reasons of a reply that ended before its JSON did: Ollama's for num_predict reached,
 # and the one the task layer logs when `looping` stopped the stream.
 LENGTH, LOOPING = "length", "looping"
-_QUOTE_FIELD = re.compile(r'"quote"\s*:\s*("(?:[^"\\]|\\.)*")')
+_FIELD = re.compile(r'"(quote|problem|suggestion)"\s*:\s*("(?:[^"\\]|\\.)*")')
+
+
+def _said(quote: str, problem: str, suggestion: str) -> tuple[tuple[str, ...], ...]:
+    """What makes two issues the same: one sentence quoted, or the same words said of two."""
+    return ("quote", normalise(quote)), ("advice", normalise(problem), normalise(suggestion))
 
 
 def looping(text: str) -> str | None:
-    """LOOPING once the critique streamed so far quotes, in full, the sentence its previous issue
-    quoted; else None. A small writer at a low temperature that repeats an issue goes on repeating
-    it until num_predict cuts the JSON off (seen with the 1.5B writer: five issues on one sentence),
-    and `parse_critique` would drop every repeat anyway; ending the stream there saves the wait."""
-    quotes = [normalise(m.group(1)) for m in _QUOTE_FIELD.finditer(text)]  # JSON literals: a loop repeats them exactly
-    return LOOPING if len(quotes) >= 2 and quotes[-1] == quotes[-2] else None
+    """LOOPING once the critique streamed so far repeats, in full, its previous issue's quote, or
+    its previous issue's problem and suggestion word for word; else None. A small writer at a low
+    temperature that repeats itself goes on until num_predict or the issue limit (seen with the
+    1.5B writer: five issues on one sentence; five sentences given one problem and one suggestion),
+    and `parse_critique` drops such repeats anyway: ending the stream there saves the wait."""
+    issues: list[dict[str, str]] = []
+    for m in _FIELD.finditer(text):  # JSON literals, compared as they stand: a loop repeats them exactly
+        if m.group(1) == "quote":
+            issues.append({})
+        if issues:
+            issues[-1][m.group(1)] = m.group(2)
+    if len(issues) < 2:
+        return None
+    last, before = issues[-1], issues[-2]
+    same_quote = "quote" in last and last["quote"] == before["quote"]
+    same_advice = "suggestion" in last and all(last.get(k) == before.get(k) for k in ("problem", "suggestion"))
+    return LOOPING if same_quote or same_advice else None
 
 
 def salvage(raw: str) -> str | None:
@@ -177,8 +193,9 @@ def read_critique(raw: str, draft: str, done_reason: str | None = None) -> Criti
 
 def parse_critique(raw: str, draft: str) -> Critique | None:
     """The critique in `raw`, its issues in `reading_order`, or None when it is not JSON of the
-    expected shape. An issue about a sentence an earlier issue quoted already is dropped, and a
-    replacement that repeats its suggestion word for word is read as none."""
+    expected shape. An issue about a sentence an earlier issue quoted already is dropped, and so is
+    one whose problem and suggestion an earlier issue gave word for word (`_said`); a replacement
+    that repeats its suggestion word for word is read as none."""
     try:
         data = json.loads(raw)
     except ValueError:
@@ -186,23 +203,23 @@ def parse_critique(raw: str, draft: str) -> Critique | None:
     if not isinstance(data, dict) or not isinstance(data.get("issues", []), list):
         return None
     issues = []
-    seen: set[str] = set()
+    seen: set[tuple[str, ...]] = set()
     for item in data.get("issues", []):
         if not isinstance(item, dict):
             continue
         severity = str(item.get("severity", "medium")).lower()
-        quote = str(item.get("quote", ""))
-        if normalise(quote) in seen:
-            continue  # a small writer repeats an issue word for word; the prompt asks for one per sentence
-        seen.add(normalise(quote))
-        suggestion = str(item.get("suggestion", ""))
+        quote, problem, suggestion = (str(item.get(k, "")) for k in ("quote", "problem", "suggestion"))
+        said = _said(quote, problem, suggestion)
+        if seen.intersection(said):
+            continue  # a small writer repeats itself; the prompt asks for one issue per sentence, each its own
+        seen.update(said)
         replacement = str(item.get("replacement") or "")
         if normalise(replacement) == normalise(suggestion):
             replacement = ""  # the advice again, not the sentence rewritten: as a tracked change it would paste advice into the draft
         issues.append(Issue(
             severity=severity if severity in SEVERITIES else "medium",
             quote=quote,
-            problem=str(item.get("problem", "")),
+            problem=problem,
             suggestion=suggestion,
             grounded=quote_span(draft, quote) is not None,
             replacement=replacement,
