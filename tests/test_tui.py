@@ -407,8 +407,7 @@ def test_external_change_asks_instead_of_overwriting_keep_mine(workspace: Path) 
             await wait_until(pilot, lambda: isinstance(app.screen, ButtonsScreen), 10, "the conflict dialog")
             assert draft.read_text(encoding="utf-8") == theirs  # not overwritten
             await pilot.press("k")  # Keep mine
-            await pilot.pause(0.1)
-            assert draft.read_text(encoding="utf-8") == SHORT_DRAFT + "mine"
+            await wait_until(pilot, lambda: draft.read_text(encoding="utf-8") == SHORT_DRAFT + "mine", 10, "mine, saved")
             (bak,) = draft.parent.glob(f"{draft.name}.*.bak")
             assert bak.read_text(encoding="utf-8") == theirs  # their version kept
 
@@ -428,8 +427,8 @@ def test_external_change_load_theirs_keeps_mine_beside_and_undoable(workspace: P
             draft.write_text(theirs, encoding="utf-8")
             await wait_until(pilot, lambda: isinstance(app.screen, ButtonsScreen), 10, "the conflict dialog")
             await pilot.press("l")  # Load theirs
-            await pilot.pause(0.1)
-            assert app.main.editor.text == theirs and draft.read_text(encoding="utf-8") == theirs
+            await wait_until(pilot, lambda: app.main.editor.text == theirs, 10, "theirs, loaded")
+            assert draft.read_text(encoding="utf-8") == theirs
             (side,) = draft.parent.glob(f"{draft.name}.*.mine.bak")
             assert side.read_text(encoding="utf-8") == SHORT_DRAFT + "mine"
             app.main.editor.focus()
@@ -667,9 +666,8 @@ def test_new_draft_is_created_in_the_drafts_folder_and_opened(workspace: Path) -
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("ctrl+n")
             await pilot.press(*"Why queues lie", "enter")
-            await pilot.pause(0.2)
             created = workspace / "notes" / "drafts" / "why-queues-lie.md"
-            assert app.main.file is not None and app.main.file.path == created
+            await wait_until(pilot, lambda: app.main.file is not None and app.main.file.path == created, 10, "the new draft, open")
             assert created.read_text(encoding="utf-8").startswith("---\ntitle: \"Why queues lie\"\nstatus: draft\n---\n\n# Why queues lie")
             await pilot.press(*"First line.")
         assert created.read_text(encoding="utf-8").endswith("First line.")
