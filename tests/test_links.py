@@ -21,6 +21,7 @@ from scribe.index import open_index
 from scribe.links import Link, NoteName, Resolver, parse_links
 from scribe.notes import ATTACHMENT_KINDS
 from scribe.retrieval import link_ranking, retrieve
+from scribe.runlog import RunLog
 
 # --- parsing: examples -------------------------------------------------------------------------
 
@@ -300,3 +301,8 @@ def test_a_task_on_a_draft_draws_on_the_notes_that_link_to_it(vault: Path, fake_
     assert "v/w/Garden.md" not in {hit["path"] for hit in by_text}
     critique = ok(vault, "critique", str(notes / "Webhook retries.md"), "-k", "3", "--json").json()
     assert "v/w/Garden.md" in {source["path"] for source in critique["sources"]}  # it links to the draft
+    alone = tuple(source["path"] for source in critique["sources"])
+    ok(vault, "bench", "--drafts", str(notes), "--task", "critique", "-n", "1", "-k", "3", "--out", str(vault / "bench"))
+    with RunLog(vault / ".scribe" / "runs.sqlite") as log:
+        benched = {tuple(s["path"] for s in r.sources) for r in log.recent(50) if r.meta.bench and r.meta.draft == "v/w/Webhook retries.md"}
+    assert benched == {alone}  # a bench measures the prompt the author's own task sends

@@ -43,6 +43,9 @@ from scribe.runmeta import RunMeta
 from scribe.tokens import count_tokens, truncate_to_tokens
 
 Retriever = Callable[[str, int], Sequence[Hit]]
+# The retriever for a task on a draft (its workspace-relative path, None for text with no file):
+# the notes linked with the draft rank higher, as for the same task run from the CLI or the app.
+DraftRetriever = Callable[[str | None], Retriever]
 QUERY_TOKENS = 256
 
 DEFAULT_SOURCES = 6

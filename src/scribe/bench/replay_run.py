@@ -30,8 +30,8 @@ from scribe.runmeta import RunMeta
 from scribe.suggestions import SUGGESTING
 from scribe.tasks import (
     Draft,
+    DraftRetriever,
     PreparedCall,
-    Retriever,
     TaskInput,
     TaskResult,
     context_limits,
@@ -96,7 +96,8 @@ class ReplayRunner(BenchRunner):
             s = self.settings
             inp = TaskInput(task=item.task, draft=item.draft, section=item.section, sections=item.sections or s.sections,
                             words=item.words or s.words, k=s.k)
-            self._prepared[key] = prepare(self.templates[item.task], inp, self.retrieve, options={**s.options, **item.spec.options},
+            retrieve = self.retrieve(item.draft.rel_path) if self.retrieve else None  # the notes linked with this draft rank higher
+            self._prepared[key] = prepare(self.templates[item.task], inp, retrieve, options={**s.options, **item.spec.options},
                                           limits=context_limits(self.client, item.spec.name, s.max_num_ctx))
         return self._prepared[key]
 
@@ -110,7 +111,7 @@ class ReplayRunner(BenchRunner):
 
 def run_replay(
     client: ModelServer, runlog: RunLog, specs: Sequence[ModelSpec], judged: Sequence[Judged], *, repeats: int,
-    settings: BenchSettings, templates: dict[str, PromptTemplate], retrieve: Retriever | None, out: Path, command: str,
+    settings: BenchSettings, templates: dict[str, PromptTemplate], retrieve: DraftRetriever | None, out: Path, command: str,
     force: bool = False, events: BenchEvents | None = None,
 ) -> BenchResult:
     """Run the replays the log does not hold yet and write the bench report (which has the replay

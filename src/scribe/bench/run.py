@@ -21,7 +21,7 @@ from scribe.modelspec import ModelSpec
 from scribe.prompts import PromptTemplate, get_template
 from scribe.runlog import RunLog
 from scribe.runmeta import EngineInfo, RunMeta
-from scribe.tasks import Draft, Retriever, TaskResult
+from scribe.tasks import Draft, DraftRetriever, TaskResult
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def run_items(runner: BenchRunner, jobs: Sequence[Any], specs: Sequence[ModelSpe
 
 
 def run_bench(
-    client: ModelServer, runlog: RunLog, config: BenchConfig, *, retrieve: Retriever | None, out: Path, command: str,
+    client: ModelServer, runlog: RunLog, config: BenchConfig, *, retrieve: DraftRetriever | None, out: Path, command: str,
     events: BenchEvents = BenchEvents(),
 ) -> BenchResult:
     """Run what the log does not hold yet, judge it, and write the report to `out`.

@@ -40,8 +40,8 @@ from scribe.runlog import CallRequest, RunLog, RunRecord
 from scribe.runmeta import RunMeta
 from scribe.tasks import (
     Draft,
+    DraftRetriever,
     PreparedCall,
-    Retriever,
     TaskInput,
     TaskResult,
     context_limits,
@@ -142,7 +142,7 @@ class BenchRunner:
         templates: dict[str, PromptTemplate],
         settings: BenchSettings,
         *,
-        retrieve: Retriever | None,
+        retrieve: DraftRetriever | None,
         environment: RunMeta,
     ) -> None:
         self.client, self.runlog, self.templates, self.settings = client, runlog, templates, settings
@@ -178,7 +178,8 @@ class BenchRunner:
             s = self.settings
             section = expand_section(item.draft) if item.task == "expand" else None
             inp = TaskInput(task=item.task, draft=item.draft, section=section, sections=s.sections, words=s.words, k=s.k)
-            self._prepared[key] = prepare(self.templates[item.task], inp, self.retrieve, options={**s.options, **item.spec.options},
+            retrieve = self.retrieve(item.draft.rel_path) if self.retrieve else None  # the notes linked with this draft rank higher
+            self._prepared[key] = prepare(self.templates[item.task], inp, retrieve, options={**s.options, **item.spec.options},
                                           limits=context_limits(self.client, item.spec.name, s.max_num_ctx))
         return self._prepared[key]
 

@@ -4,6 +4,7 @@ judged) and `scribe report`, built from the run log alone."""
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -87,7 +88,7 @@ def bench(
                              judge=judge_spec, force=force)
         events = BenchEvents(phase=lambda name, total: bar.update(row, description=name, total=total, completed=0),
                              advance=lambda: bar.advance(row))
-        result = run_bench(client, runlog, config, retrieve=retrieval.using(client) if retrieval else None, out=out,
+        result = run_bench(client, runlog, config, retrieve=partial(retrieval.using, client) if retrieval else None, out=out,
                            command="scribe " + shlex.join(sys.argv[1:]), events=events)
         files = result.files
         if files is None:  # Ctrl-C: no judging, no report
@@ -132,7 +133,7 @@ def _bench_replay(ws: Any, given: list[Any], tasks: list[str], repeats: int, set
         events = BenchEvents(phase=lambda name, total: bar.update(row, description=name, total=total, completed=0),
                              advance=lambda: bar.advance(row))
         result = run_replay(client, runlog, given or [parse_model_spec(_writer(ws, client))], judged, repeats=repeats,
-                            settings=settings, templates=templates, retrieve=retrieval.using(client) if retrieval else None,
+                            settings=settings, templates=templates, retrieve=partial(retrieval.using, client) if retrieval else None,
                             out=out, command="scribe " + shlex.join(sys.argv[1:]), force=force, events=events)
         files = result.files
         if files is None:  # Ctrl-C: no report
