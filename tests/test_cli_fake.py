@@ -136,6 +136,22 @@ def test_expand_in_place_cut_off_by_the_token_limit_writes_only_complete_sentenc
     assert "last complete sentence" in note and "num_predict" in note
 
 
+def test_an_expansion_that_repeats_itself_is_stopped_and_goes_in_up_to_its_loop(indexed: Path, fake_server: FakeModelServer) -> None:
+    draft = indexed / DRAFT
+    kept = "Retries are how a distributed system recovers from not knowing what happened."
+    again = "A retry is only safe when the server can recognise it as one."
+    loop = f"{kept}\n\nFirst, the client. {again}\n\n" + "".join(f"Then case {n}. {again}\n\n" for n in range(20))
+    fake_server.script(Reply(loop, chunks=80))
+    ran = ok(indexed, "expand", str(draft), "--section", "Why retries are unavoidable", "--in-place")
+    after = draft.read_text(encoding="utf-8")
+    assert f"## Why retries are unavoidable\n\n{kept}\n\nFirst, the client. {again}\n\n## The idempotency key" in after
+    assert "Then case" not in after
+    assert "began repeating itself" in ran.stderr
+    (run,) = runs(indexed)
+    assert run["status"] == "ok" and run["done_reason"] == "looping"
+    assert run["output_text"].count(again) == 2 and "Then case 1." not in run["output_text"]  # ended at the first repeat
+
+
 def test_critique_json_lists_the_issues_as_the_markdown_numbers_them(indexed: Path, fake_server: FakeModelServer) -> None:
     quotes = ["Most teams only find this out after their first large incident.", "Networks drop responses."]
     fake_server.script(json.dumps({"summary": "s", "issues": [

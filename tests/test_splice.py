@@ -132,7 +132,7 @@ def test_with_nothing_complete_the_text_is_kept_closed_and_marked() -> None:
 def test_the_cli_and_the_tui_trim_a_cut_expansion_the_same_way() -> None:
     body = TEXT[TEXT.index("# Title") :]
     cut = "Testing is where retries show up. Replay the same `Idempotency-K"
-    assert apply_expansion(TEXT, body, "Testing", cut, cut_off=True) == apply_expansion(
+    assert apply_expansion(TEXT, body, "Testing", cut, done_reason="length") == apply_expansion(
         TEXT, body, "Testing", "Testing is where retries show up.")
     assert apply_expansion(TEXT, body, "Testing", cut) == replace_section(TEXT, *SECTION, "Testing", cut).apply(TEXT)
 

@@ -48,6 +48,35 @@ def test_ctrl_o_inserts_a_cut_off_expansion_only_up_to_its_last_complete_sentenc
     assert f"{KEPT}\n\n## The idempotency key" in text
 
 
+def test_an_expansion_that_repeats_itself_is_stopped_and_ctrl_r_puts_in_what_came_before_the_loop(
+    fake_workspace: Path, fake_server: FakeModelServer
+) -> None:
+    again = "A retry is only safe when the server can recognise it as one."
+    fake_server.script(Reply(f"{KEPT}\n\nFirst, the client. {again}\n\n" + f"Then a case. {again}\n\n" * 20, chunks=60))
+    seen: dict[str, str] = {}
+
+    async def scenario() -> None:
+        app = fake_app(fake_workspace)
+        async with app.run_test(size=SIZE) as pilot:
+            editor = app.main.editor
+            row = next(i for i, line in enumerate(editor.document.lines) if line.startswith("Networks drop responses."))
+            editor.move_cursor((row, 0))
+            await pilot.press("f4")
+            await until(pilot, lambda: app.main.panel.expansion is not None, "the expansion to be ready")
+            seen["bar"] = str(app.main.panel.query_one("#expansion-bar").render())
+            seen["shown"] = app.main.panel.view.source
+            await pilot.press("ctrl+r")
+            await until(pilot, lambda: app.main.panel.expansion is None, "the replace")
+            seen["text"] = editor.text
+
+    asyncio.run(scenario())
+    (run,) = finished_runs(fake_workspace)
+    assert (run.status, run.done_reason) == ("ok", "looping") and run.output_text.count(again) == 2
+    assert "repeating itself" in seen["bar"] and "Then a case" not in seen["shown"]
+    assert f"{KEPT}\n\nFirst, the client. {again}\n\n## The idempotency key" in seen["text"]
+    assert "Then a case" not in seen["text"] and "Networks drop responses." not in seen["text"]  # the section replaced
+
+
 ISSUES = [  # the model's order: not the draft's
     {"severity": "low", "quote": "The fix is a key that names the operation, not the request.", "problem": "p1", "suggestion": "s"},
     {"severity": "high", "quote": "words the draft never had", "problem": "p2", "suggestion": "s"},

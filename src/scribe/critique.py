@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from scribe.loops import LOOPING
+
 SEVERITIES = ("high", "medium", "low")
 # A quote shorter than this ("y", "the") is found almost anywhere and points at nothing.
 MIN_QUOTE_CHARS = 8
@@ -127,9 +129,9 @@ def reading_order(issues: Sequence[Issue], draft: str) -> list[Issue]:
     return sorted(issues, key=key)
 
 
-# The done reasons of a reply that ended before its JSON did: Ollama's for num_predict reached,
-# and the one the task layer logs when `looping` stopped the stream.
-LENGTH, LOOPING = "length", "looping"
+# Ollama's done reason for a reply cut off by num_predict; LOOPING is the task layer's, when
+# `looping` stopped the stream.
+LENGTH = "length"
 _FIELD = re.compile(r'"(quote|problem|suggestion)"\s*:\s*("(?:[^"\\]|\\.)*")')
 
 

@@ -2,13 +2,15 @@
 
 `expand --in-place` (tasks.apply_expansion) and the TUI's insert / replace use these rules. Each returns one `Splice` (one span
 replaced by one text), so an editor can apply it as a single change: one undo step takes it back.
-An answer the model did not finish goes in only as far as it is complete (`trim_cut_off`).
+An answer the model did not finish goes in only as far as it is complete (`trim_unfinished`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from scribe.loops import LOOPING, before_loop
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,15 @@ _QUOTE = re.compile(r"^\s{0,3}>\s?")
 _ROW = re.compile(r"^\s*\|")
 _DANGLING = re.compile(r"(?:^|(?<=\s))[*_~\[(`]+$")  # markup begun just before the cut, nothing in it yet
 _INLINE = re.compile(r"\\.|`+|\*+|_+|~~|\]\(|[\[\]()]")
+
+
+def trim_unfinished(text: str, *, cut_off: bool, done_reason: str | None) -> str:
+    """An answer fit to go into a draft: one stopped for repeating itself (`done_reason` LOOPING)
+    up to where its loop began (`loops.before_loop`), one `cut_off` up to its last complete
+    sentence (`trim_cut_off`), any other as it is."""
+    if done_reason == LOOPING:
+        return trim_cut_off(before_loop(text), True)
+    return trim_cut_off(text, cut_off)
 
 
 def trim_cut_off(text: str, cut_off: bool) -> str:

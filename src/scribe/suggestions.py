@@ -16,8 +16,9 @@ from scribe.chunking import find_section
 from scribe.critique import read_critique
 from scribe.edits import Hunk, apply, from_critique, from_rewrite, locate, unified_diff
 from scribe.errors import ScribeError, StaleHunks
+from scribe.loops import LOOPING
 from scribe.runlog import Decision, RunLog, RunRecord
-from scribe.splice import replace_section, replace_selection, trim_cut_off
+from scribe.splice import replace_section, replace_selection, trim_unfinished
 
 SUGGESTING = ("critique", "expand", "rewrite")  # the tasks whose output can be offered as edits
 
@@ -42,15 +43,16 @@ def hunks_of_run(run: RunRecord, draft_at_run: str) -> list[Hunk]:
     A critique gives one hunk per grounded issue with a replacement. An expansion or a rewrite
     replaces its section (`meta.section`) or the whole body by `scribe.splice`'s rules, the same
     place `expand --in-place` would put it, and is offered word by word. An output cut off by the
-    token limit goes in only up to its last complete sentence; a cut-off rewrite never reached the
-    end of its passage, so the deletion of that unreached end is not offered.
+    token limit goes in only up to its last complete sentence, one stopped for repeating itself
+    only up to its loop; such a rewrite never reached the end of its passage, so the deletion of
+    that unreached end is not offered.
     """
     if run.task == "critique":
         return from_critique(read_critique(run.output_text, draft_at_run, run.done_reason), draft_at_run)
     if run.task not in SUGGESTING:
         return []
-    cut_off = run.done_reason == "length"
-    output = trim_cut_off(run.output_text, cut_off)
+    cut_off = run.done_reason in ("length", LOOPING)  # either way it never reached the end of its passage
+    output = trim_unfinished(run.output_text, cut_off=cut_off, done_reason=run.done_reason)
     if not output.strip():
         return []
     section = run.meta.section
@@ -65,7 +67,8 @@ def hunks_of_run(run: RunRecord, draft_at_run: str) -> list[Hunk]:
         splice = replace_selection(start, max(start, len(draft_at_run.rstrip())), output)
         where = "the draft"
     what = "expansion" if run.task == "expand" else "rewrite"
-    reason = f"{run.model}'s {what} of {where}" + (" (cut off by the token limit)" if cut_off else "")
+    stopped = " (stopped: it began repeating itself)" if run.done_reason == LOOPING else " (cut off by the token limit)"
+    reason = f"{run.model}'s {what} of {where}" + (stopped if cut_off else "")
     hunks = from_rewrite(draft_at_run, splice.start, splice.end, splice.new, reason)
     if cut_off and run.task == "rewrite" and hunks and hunks[-1].end == splice.end and not hunks[-1].new.strip():
         hunks.pop()

@@ -35,6 +35,7 @@ from scribe.grounding import (
     source_budget,
     sources_tokens,
 )
+from scribe.loops import LOOPING, before_loop, prose_loop
 from scribe.models import CallResult, ModelServer, OnToken
 from scribe.outline import Outline
 from scribe.prompts import PromptTemplate
@@ -115,12 +116,13 @@ class TaskResult:
 
     @property
     def output(self) -> str:
-        """The output as the author reads it: markdown written from the JSON of a critique or an outline."""
+        """The output as the author reads it: markdown written from the JSON of a critique or an
+        outline; other text as it came, up to its loop if the model was stopped for repeating itself."""
         if self.critique is not None:
             return critiques.render_markdown(self.critique)
         if self.outline is not None:
             return outlines.render_markdown(self.outline)
-        return self.call.text
+        return before_loop(self.call.text) if self.call.metrics.done_reason == LOOPING else self.call.text
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -277,7 +279,7 @@ def execute(
         sources=[s.as_log() for s in prepared.sources], meta=asked(prepared, given),
     )
     critiquing = template.name == "critique" and template.output == "json"
-    stop_when = critiques.looping if critiquing else None
+    stop_when = critiques.looping if critiquing else prose_loop if template.output == "text" else None
     run_id, call = run_call(client, runlog, request, on_token=on_token, cancel=cancel, stop_when=stop_when)
     result = TaskResult(run_id, inp.task, model, call, prepared.sources)
     if template.name not in ("critique", "outline") or template.output != "json" or call.status != "ok":
@@ -298,16 +300,17 @@ def execute(
     return result
 
 
-def apply_expansion(file_text: str, body: str, section: str | None, output: str, *, cut_off: bool = False) -> str:
+def apply_expansion(file_text: str, body: str, section: str | None, output: str, *, done_reason: str | None = None) -> str:
     """The draft file with `output` in place of `section` (or of the whole body), frontmatter kept.
 
     The section keeps its heading line unless the output brings its own (`scribe.splice`), so the
-    draft keeps its structure even when a model leaves the heading out. An output `cut_off` by the
-    token limit goes in only up to its last complete sentence (`splice.trim_cut_off`).
+    draft keeps its structure even when a model leaves the heading out. An output cut off by the
+    token limit goes in only up to its last complete sentence, and one stopped for repeating
+    itself only up to its loop (`splice.trim_unfinished`).
     """
-    from scribe.splice import replace_body, replace_section, trim_cut_off
+    from scribe.splice import replace_body, replace_section, trim_unfinished
 
-    output = trim_cut_off(output, cut_off)
+    output = trim_unfinished(output, cut_off=done_reason == critiques.LENGTH, done_reason=done_reason)
 
     start = file_text.find(body)
     if start < 0:

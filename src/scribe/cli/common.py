@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from scribe.loops import LOOPING
+
 if TYPE_CHECKING:
     from scribe.models import ModelServer
 
@@ -154,6 +156,8 @@ def _summary(run_id: int, result: Any, run: Any = None) -> str:
         parts.append(f"{m.eval_tps:.1f} tok/s")
     if m.eval_count is not None:
         parts.append(f"{m.eval_count} tokens")
+    if m.done_reason == LOOPING:
+        parts.append("stopped: the model began repeating itself")
     if run is not None and run.conversation_id:
         parts.append(f"conversation {run.conversation_id}" + (f" turn {run.turn}" if (run.turn or 1) > 1 else ""))
     return " · ".join(parts)

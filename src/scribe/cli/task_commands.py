@@ -12,6 +12,7 @@ import typer
 from scribe.cli.common import EngineOpt, HostOpt, JsonOpt, ModelOpt, SourcesOpt, _escape, _print_json, _stderr, _workspace, app
 from scribe.cli.task_runs import critique_batch, run_task
 from scribe.errors import ScribeError
+from scribe.loops import LOOPING
 
 
 DiffOpt = Annotated[bool, typer.Option("--diff", help="Print the run's edits to the draft as a unified diff (`git apply` takes it from the workspace root) instead of the output; the draft is not changed.")]
@@ -68,13 +69,16 @@ def expand(
         ws = _workspace()
         current = load_draft(draft, ws.root)
         text = draft.read_text(encoding="utf-8-sig")
-        cut_off = result.call.metrics.done_reason == "length"
-        updated = apply_expansion(text, current.body, section, result.call.text, cut_off=cut_off)
+        ended = result.call.metrics.done_reason
+        updated = apply_expansion(text, current.body, section, result.call.text, done_reason=ended)
         kept = backup(draft)
         atomic_write(draft, updated)
-        if cut_off:
+        if ended == "length":
             _stderr("[yellow]note:[/yellow] the expansion was cut off by the token limit (num_predict), so the draft got it "
                     "only up to its last complete sentence (or marked where it stops); for the rest raise it: --model NAME@num_predict=1024")
+        elif ended == LOOPING:
+            _stderr("[yellow]note:[/yellow] the model began repeating itself, so it was stopped and the draft got the expansion "
+                    "only up to the paragraph where the repeat began; try again, or another model with --model")
         _stderr(f"updated {draft} (previous version kept as {kept.name})")
 
 

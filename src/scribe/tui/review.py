@@ -191,17 +191,18 @@ def combined(text: str, hunks: Sequence[Hunk]) -> tuple[int, int, str]:
 def run_hunks(run: Run, snap: EditorText, cursor: int) -> list[Hunk]:
     """The hunks a finished run proposes for the editor's text now: a critique's replacements (its
     quotes looked for in the text it was about, else anywhere in the body), or an expansion's or a
-    rewrite's new text against the text it would replace. [] when there are none, or the answer is
-    not complete (a cut-off one would propose deleting what it did not reach)."""
+    rewrite's new text against the text it would replace. [] when there are none, or the expansion
+    or rewrite is not complete (it would propose deleting what it did not reach); a critique that
+    ended early proposes its complete issues."""
     result = run.result
-    if result is None or result.call.status != "ok" or run.cut_off:
+    if result is None or result.call.status != "ok":
         return []
     if result.critique is not None:
         located = run.locate(snap)
         base, scoped = (located[0], snap.text[located[0]:located[1]]) if located else (snap.body_start, snap.body)
         return [make_hunk(snap.text, h.start + base, h.end + base, h.new, reason=h.reason, suggestion=h.suggestion, id=h.id)
                 for h in from_critique(result.critique, scoped)]
-    if run.task not in REWRITING_TASKS or not result.call.text.strip():
+    if run.task not in REWRITING_TASKS or run.cut_off or not result.call.text.strip():
         return []
     try:
         splice = expansion_splice(run, result.call.text.strip(), "replace", snap, cursor)

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from scribe.errors import ScribeError
+from scribe.loops import LOOPING
 from scribe.splice import (
     Splice,
     insert_after,
     replace_body,
     replace_section,
     replace_selection,
-    trim_cut_off,
+    trim_unfinished,
 )
 from scribe.tui.documents import EditorText, Scope
 
@@ -51,9 +52,14 @@ class Run:
     @property
     def cut_off(self) -> bool:
         """The answer stopped before the model finished it (the token limit, a cancel, a dropped
-        stream), so its last sentence may be half written."""
+        stream, a loop), so its last sentence may be half written."""
         call = self.result.call if self.result is not None else None
-        return call is not None and (call.status != "ok" or call.metrics.done_reason == "length")
+        return call is not None and (call.status != "ok" or call.metrics.done_reason in ("length", LOOPING))
+
+    @property
+    def looped(self) -> bool:
+        """It was stopped for repeating itself: what goes in ends where the loop began."""
+        return self.result is not None and self.result.call.metrics.done_reason == LOOPING
 
     def locate(self, snap: EditorText) -> tuple[int, int] | None:
         """Where the run's scoped text stands now (the author may have typed meanwhile)."""
@@ -115,9 +121,9 @@ def task_input(task: str, scope: Scope, snap: EditorText, rel_path: str | None) 
 def expansion_splice(run: Run, output: str, how: str, snap: EditorText, cursor: int) -> Splice:
     """Where an expansion goes: "insert" below the text it expanded (at the cursor if that text is
     gone), "replace" in its place (`scribe.splice`, the CLI's rules), an answer that was cut off
-    only up to its last complete sentence. Raises ScribeError when the text to replace is no longer
-    in the draft."""
-    output = trim_cut_off(output, run.cut_off)
+    only up to its last complete sentence, one that looped only up to its loop. Raises ScribeError
+    when the text to replace is no longer in the draft."""
+    output = trim_unfinished(output, cut_off=run.cut_off, done_reason=LOOPING if run.looped else None)
     span = run.locate(snap)
     if how == "insert":
         return insert_after(snap.text, span[1] if span else cursor, output)

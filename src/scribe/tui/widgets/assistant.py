@@ -181,7 +181,7 @@ class AssistantPanel(Vertical):
             self.notify(f"cancelled; the partial output is kept (run {result.run_id})", title=what)
         if run.task == "expand" and call.text.strip():
             self.expansion = run
-            self.show_expansion_bar(True, cut_off=run.cut_off)
+            self.show_expansion_bar(True, cut_off=run.cut_off, looped=run.looped)
         self._ended(run)
         self.shown_run = result.run_id
         self._read_conversation(partial(conversation_after, run_id=result.run_id), "turn")
@@ -213,11 +213,12 @@ class AssistantPanel(Vertical):
     def set_title(self, title: str) -> None:
         self.query_one("#run-title", Label).update(title)
 
-    def show_expansion_bar(self, shown: bool, *, cut_off: bool = False) -> None:
-        """The keys that use the expansion; a cut-off one says that only its complete sentences go in."""
+    def show_expansion_bar(self, shown: bool, *, cut_off: bool = False, looped: bool = False) -> None:
+        """The keys that use the expansion; an unfinished one says how much of it goes in."""
         bar = self.query_one("#expansion-bar", Static)
         keys = "[b]ctrl+o[/b] insert below · [b]ctrl+r[/b] replace the section (one undo step)"
-        cut = "\n[i]cut off before the end: it goes in trimmed to its last complete sentence[/i]" if cut_off else ""
+        cut = ("\n[i]stopped when the model began repeating itself: it goes in up to where the loop began[/i]" if looped
+               else "\n[i]cut off before the end: it goes in trimmed to its last complete sentence[/i]" if cut_off else "")
         bar.update(keys + cut if shown else "")
         bar.display = shown
 

@@ -28,6 +28,7 @@ from textual.message import Message
 from textual.widgets import Markdown, Static
 
 from scribe.errors import ScribeError
+from scribe.loops import LOOPING
 from scribe.tui.crashlog import unexpected
 
 if TYPE_CHECKING:
@@ -125,9 +126,10 @@ def block_cut(text: str) -> int | None:
 
 
 def final_markdown(result: TaskResult, is_json: bool) -> str | None:
-    """What the view ends on: the markdown written from a parsed JSON answer (critique, outline), a
-    note over a cancelled JSON reply, or None to keep the streamed text as it stands."""
-    if result.critique is not None or result.outline is not None:
+    """What the view ends on: the markdown written from a parsed JSON answer (critique, outline),
+    the text before its loop for a model stopped for repeating itself, a note over a cancelled JSON
+    reply, or None to keep the streamed text as it stands."""
+    if result.critique is not None or result.outline is not None or result.call.metrics.done_reason == LOOPING:
         return result.output
     if result.call.status == "cancelled" and is_json:
         return "*Cancelled; the partial reply is kept in the run log.*\n\n```json\n" + result.call.text + "\n```"
@@ -306,7 +308,8 @@ class StreamView(Vertical):
         m = call.metrics
         self.show_metrics(format_metrics(
             call.model if self.show_model else None, m.ttft_ms if m.ttft_ms is not None else feed.ttft_ms,
-            m.eval_tps or feed.tps, m.eval_count or feed.count, call.status,
+            m.eval_tps or feed.tps, m.eval_count or feed.count,
+            "stopped: it began repeating itself" if m.done_reason == LOOPING else call.status,
         ))
 
     @on(Failed)
