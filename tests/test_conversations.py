@@ -134,6 +134,16 @@ def test_a_broken_turn_is_kept_marked_and_told_to_the_model(fake_workspace: Path
     assert "failed (cut off)" in shown and "> Go on." in shown
 
 
+def test_an_answer_stopped_for_repeating_itself_is_continued_from_before_its_loop(fake_workspace: Path, fake_server: FakeModelServer) -> None:
+    kept = "Leases expire, so a paused worker can wake up and find its job taken."
+    again = "Every write has to check that the worker still owns the job."
+    fake_server.script(Reply(f"{kept}\n\n" + f"{again}\n\n" * 10, chunks=40), "Fencing tokens.")
+    ran = ok(fake_workspace, "ask", "Why are leases hard?")
+    assert "began repeating itself" in ran.stderr
+    ok(fake_workspace, "ask", "-c", "What fixes it?")
+    assert fake_server.chats[-1].messages == [user("Why are leases hard?"), assistant(f"{kept}\n\n{again}\n"), user("What fixes it?")]
+
+
 def test_a_cancelled_follow_up_keeps_its_partial_text(fake_workspace: Path, fake_server: FakeModelServer) -> None:
     ok(fake_workspace, "ask", "Q1")
     fake_server.script(Reply("A slow answer", chunks=4, delay_s=0.01))

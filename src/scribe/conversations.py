@@ -67,6 +67,7 @@ from scribe.calls import run_call
 from scribe.config import DEFAULT_MAX_NUM_CTX
 from scribe.errors import ScribeError
 from scribe.grounding import choose_num_ctx, context_needed
+from scribe.loops import LOOPING, before_loop, prose_loop
 from scribe.models import CallResult, Message, ModelServer, OnToken
 from scribe.runlog import CallRequest, FollowUp, RunLog, RunRecord, new_conversation_id
 from scribe.runmeta import RunMeta
@@ -122,9 +123,11 @@ class ConversationSummary:
 
 def exchange_of(run: RunRecord) -> Exchange:
     """A logged run as a turn of the history. A run logged before conversations kept no roles: its
-    logged prompt is sent as one user message rather than guessed apart."""
+    logged prompt is sent as one user message rather than guessed apart. An answer stopped for
+    repeating itself is sent up to its loop, which the model would otherwise take up again."""
     messages = run.turn_messages or [{"role": "user", "content": run.input_text}]
-    return Exchange(tuple(messages), run.output_text, run.status != FINISHED)
+    answer = before_loop(run.output_text) if run.done_reason == LOOPING else run.output_text
+    return Exchange(tuple(messages), answer, run.status != FINISHED)
 
 
 def history(exchanges: Sequence[Exchange], text: str) -> list[Message]:
@@ -256,7 +259,7 @@ def follow_up(
             turn=(parent.turn or 1) + 1, parent_run_id=parent.id, text=text,
         ),
     )
-    return run_call(server, runlog, request, on_token=on_token, cancel=cancel)
+    return run_call(server, runlog, request, on_token=on_token, cancel=cancel, stop_when=prose_loop)
 
 
 def _parent(runlog: RunLog, target: str | int, from_turn: int | None) -> RunRecord:

@@ -72,12 +72,13 @@ def ask(
 def _ask(client: Any, runlog: Any, prompt: str, *, model: str, system: str | None, options: dict[str, Any],
          echo: Callable[[str], None] | None) -> tuple[int, Any]:
     from scribe.calls import run_call
+    from scribe.loops import prose_loop
     from scribe.runlog import CallRequest
     from scribe.runmeta import RunMeta
 
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
     request = CallRequest(task="ask", model=model, messages=messages, options=options, meta=RunMeta(via="cli"))
-    return run_call(client, runlog, request, on_token=echo)
+    return run_call(client, runlog, request, on_token=echo, stop_when=prose_loop)
 
 
 def _follow_up(client: Any, runlog: Any, text: str, *, cont: bool, cid: str | None, run: int | None,
