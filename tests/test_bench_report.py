@@ -22,6 +22,7 @@ import pytest
 from conftest import run_scribe
 from scribe.bench.aggregate import build_model, parse_rubric, parse_verdict, recommend, run_checks
 from scribe.bench.stats import Interval
+from scribe.loops import LOOPING
 from scribe.prompts import get_template
 from scribe.runlog import CallRequest, Preference, RunLog, RunOutcome, RunRecord
 from scribe.runmeta import RunMeta
@@ -223,7 +224,7 @@ def test_checks_read_what_was_asked_from_the_meta_and_the_kept_draft_not_the_pro
     assert run_checks(critique, SCHEMA, DRAFT)["critique schema + quotes"].passed
     assert not run_checks(critique, SCHEMA)["critique schema + quotes"].passed  # without the kept draft: the prompt's
     model = build_model([critique], [], critique_schema=SCHEMA, generated_at="now", report_machine="box", drafts={"d": DRAFT})
-    assert [(c.check, c.passed) for c in model.checks] == [("critique schema + quotes", 1)]
+    assert [(c.check, c.passed) for c in model.checks] == [("critique schema + quotes", 1), ("no repeat loop", 1)]
 
 
 def test_an_outline_logged_as_json_is_checked_as_the_markdown_the_author_read() -> None:
@@ -275,9 +276,15 @@ def test_a_retried_critique_is_checked_once_on_the_output_the_author_saw(tmp_pat
         _run(log, "critique", A, output=OUTPUTS["critique"], tps=12.0, meta={"draft_hash": "d", "repeat": 0, "retry_of": first})
         runs = list(log.iter_all())
     model = build_model(runs, [], critique_schema=SCHEMA, generated_at="now", report_machine="box")
-    (check,) = model.checks
-    assert (check.n, check.passed) == (1, 1)
+    assert [(c.check, c.n, c.passed) for c in model.checks] == [("critique schema + quotes", 1, 1), ("no repeat loop", 1, 1)]
     assert model.latency[0].n == 2  # both calls took time
+
+
+def test_a_run_stopped_for_repeating_itself_fails_the_loop_check_whatever_its_task() -> None:
+    for task in ("outline", "critique", "expand"):
+        looped = replace(_record(task, "## Keys\n\nThe same words. The same words."), done_reason=LOOPING)
+        assert not run_checks(looped, SCHEMA)["no repeat loop"].passed
+        assert run_checks(replace(looped, done_reason="stop"), SCHEMA)["no repeat loop"].passed
 
 
 def test_judge_plan_renders_every_rubric_and_both_orders_of_each_pair() -> None:

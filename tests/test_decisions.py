@@ -187,3 +187,15 @@ def test_recommendation_follows_the_author_only_when_the_intervals_are_apart() -
     assert recommend("critique", checks, [], [], kept(0, 9, n=9)) == scores_only  # too few decisions to speak
     assert recommend("critique", checks, [], [], kept(1, 9)[1:]) == scores_only  # one configuration: nothing to compare
     assert recommend("outline", checks, [], [], kept(1, 9)).config is None  # another task's decisions do not count
+
+
+def test_without_ratings_a_task_is_recommended_on_its_main_check_alone() -> None:
+    checks = [CheckRow(A, "outline", "no repeat loop", 20, 20, Interval(1.0, 1.0, 1.0)),
+              CheckRow(A, "outline", "outline own words", 20, 20, Interval(0.9, 0.95, 1.0)),
+              CheckRow(A, "outline", "outline structure", 20, 4, Interval(0.1, 0.2, 0.3)),
+              CheckRow(B, "outline", "no repeat loop", 20, 15, Interval(0.5, 0.75, 0.9)),
+              CheckRow(B, "outline", "outline own words", 20, 10, Interval(0.3, 0.5, 0.7)),
+              CheckRow(B, "outline", "outline structure", 20, 18, Interval(0.7, 0.9, 1.0))]
+    picked = recommend("outline", checks, [], [])
+    assert (picked.config, picked.basis) == (B, "deterministic check (outline structure)")
+    assert f"{A} 0.20" in picked.text and "0.95" not in picked.text and "0.75" not in picked.text  # not the other checks' figures

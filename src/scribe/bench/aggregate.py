@@ -45,6 +45,7 @@ from scribe.bench.stats import (
     wilson_interval,
     win_rate_matrix,
 )
+from scribe.loops import LOOPING
 from scribe.outline import as_markdown
 from scribe.runlog import Decision, Preference, RunRecord
 
@@ -87,6 +88,11 @@ def _number_in_prompt(run: RunRecord, pattern: re.Pattern[str]) -> int | None:
     return int(found) if found else None
 
 
+# The check a task's recommendation falls back on when no ratings exist: the one that says whether
+# the output does the task at all (the others say how, or catch one defect).
+MAIN_CHECK = {"outline": "outline structure", "critique": "critique schema + quotes", "expand": "expand heading + length"}
+
+
 def run_checks(run: RunRecord, critique_schema: dict[str, Any], draft: str | None = None) -> dict[str, CheckResult]:
     """The deterministic checks that apply to one finished run, by check name.
 
@@ -94,26 +100,30 @@ def run_checks(run: RunRecord, critique_schema: dict[str, Any], draft: str | Non
     meta, and `draft` is the text the log keeps under the run's draft hash (`RunLog.drafts`); for
     runs logged before either was recorded they are read from the prompt. An outline is also checked
     for bullets copied from its prompt (the draft, the notes). Citations are checked where the prompt demands them
-    (outline, expand); a critique cites only where notes support a fix, so it is not.
+    (outline, expand); a critique cites only where notes support a fix, so it is not. Every task's
+    run is checked for a repetition loop, which the task layer stopped (done reason LOOPING).
     """
     m = run.meta
     text = as_markdown(run.output_text) if run.task == "outline" else run.output_text
     results: dict[str, CheckResult] = {}
     if run.task == "outline":
         sections = m.sections or _number_in_prompt(run, _SECTIONS)
-        results["outline structure"] = check_outline(text, expected_sections=sections)
+        results[MAIN_CHECK["outline"]] = check_outline(text, expected_sections=sections)
         results["outline own words"] = check_own_words(text, run.input_text)
     elif run.task == "critique":
         quoted = draft if draft is not None else _in_prompt(run, _DRAFT) or ""
-        results["critique schema + quotes"] = check_critique(text, quoted, schema=critique_schema)
+        results[MAIN_CHECK["critique"]] = check_critique(text, quoted, schema=critique_schema)
     elif run.task == "expand":
         words = m.words or _number_in_prompt(run, _WORDS) or 250
         heading = m.heading or m.section or _in_prompt(run, _HEADING) or ""
-        results["expand heading + length"] = check_expand(text, heading=heading, max_words=math.ceil(words * 1.5), min_words=words // 2)
+        results[MAIN_CHECK["expand"]] = check_expand(text, heading=heading, max_words=math.ceil(words * 1.5), min_words=words // 2)
     else:
         return results
     if run.task in ("outline", "expand"):
         results["citations"] = check_citations(text, n_sources=len(run.sources))
+    looped = run.done_reason == LOOPING
+    results["no repeat loop"] = CheckResult(not looped, 0.0 if looped else 1.0,
+                                            "stopped: it began repeating itself" if looped else "no sentence or issue repeated")
     return results
 
 
@@ -493,7 +503,7 @@ def _recommend_on_scores(task: str, checks: Sequence[CheckRow], ratings: Sequenc
         thin = rated.comparisons < THIN
         unit, digits = "rating", 0
     else:
-        rows = [r for r in checks if r.task == task and r.check != "citations"]
+        rows = [r for r in checks if r.task == task and r.check == MAIN_CHECK.get(task)]
         if not rows:
             return Recommendation(task, None, "none", f"{task}: no runs to judge by.")
         basis = f"deterministic check ({rows[0].check})"
