@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from scribe.loops import LOOPING, before_loop, prose_loop
 from scribe.splice import trim_unfinished
 
@@ -33,3 +36,18 @@ def test_an_unfinished_answer_is_trimmed_by_why_it_ended() -> None:
     cut = FIRST + "Then the reaper runs ag"
     assert trim_unfinished(cut, cut_off=True, done_reason="length") == FIRST
     assert trim_unfinished(LOOP, cut_off=False, done_reason="stop") == LOOP
+
+
+SENTENCES = st.sampled_from([
+    HEALTH, "Every write has to check that the worker still owns the job.", "It depends.",
+    "e.g. a reaper that runs every few seconds returns abandoned jobs to the queue.",
+])
+JOINS = st.sampled_from([" ", "\n", "\n\n", "\n\n- ", "\n\n> ", "\n\n## Next\n\n", "\n\n```\ncode.\n```\n\n"])
+
+
+@given(st.lists(st.tuples(SENTENCES, JOINS), max_size=12))
+def test_what_is_kept_is_a_start_of_the_answer_with_no_sentence_twice(parts: list[tuple[str, str]]) -> None:
+    text = "".join(sentence + join for sentence, join in parts)
+    kept = before_loop(text)
+    assert text.startswith(kept.rstrip())
+    assert prose_loop(kept.rstrip() + " .") is None  # nothing left repeats

@@ -49,7 +49,10 @@ def before_loop(text: str) -> str:
     if sentence is None:
         return text
     words = r"\s+".join(re.escape(word) for word in sentence.split(" "))
-    first, again = list(re.finditer(words, text))[:2]
+    found = list(re.finditer(words, text))
+    if len(found) < 2:  # the sentence as `prose_sentences` reads it is not in the text twice as written
+        return text
+    first, again = found[:2]
     paragraph = text.rfind("\n\n", 0, again.start())
     cut = paragraph if paragraph >= first.end() else again.start()
     return text[:cut].rstrip() + "\n"
