@@ -19,26 +19,34 @@ KEPT = "Retries are how a distributed system recovers from not knowing."
 CUT = f"{KEPT} The server looks the key up in `idempotency_ke"
 
 
-def test_ctrl_o_inserts_a_cut_off_expansion_only_up_to_its_last_complete_sentence(
-    fake_workspace: Path, fake_server: FakeModelServer
-) -> None:
-    fake_server.script(Reply(CUT, done_reason="length"))
-    inserted: dict[str, str] = {}
+def expansion_applied(ws: Path, key: str) -> dict[str, str]:
+    """F4 in "Why retries are unavoidable", then `key` (ctrl+o insert, ctrl+r replace): the
+    expansion bar and the panel as shown before the key, and the draft's text after it."""
+    seen: dict[str, str] = {}
 
     async def scenario() -> None:
-        app = fake_app(fake_workspace)
+        app = fake_app(ws)
         async with app.run_test(size=SIZE) as pilot:
             editor = app.main.editor
             row = next(i for i, line in enumerate(editor.document.lines) if line.startswith("Networks drop responses."))
             editor.move_cursor((row, 0))
             await pilot.press("f4")
             await until(pilot, lambda: app.main.panel.expansion is not None, "the expansion to be ready")
-            inserted["bar"] = str(app.main.panel.query_one("#expansion-bar").render())
-            await pilot.press("ctrl+o")
-            await until(pilot, lambda: app.main.panel.expansion is None, "the insert")
-            inserted["text"] = editor.text
+            seen["bar"] = str(app.main.panel.query_one("#expansion-bar").render())
+            seen["shown"] = app.main.panel.view.source
+            await pilot.press(key)
+            await until(pilot, lambda: app.main.panel.expansion is None, "the expansion to go in")
+            seen["text"] = editor.text
 
     asyncio.run(scenario())
+    return seen
+
+
+def test_ctrl_o_inserts_a_cut_off_expansion_only_up_to_its_last_complete_sentence(
+    fake_workspace: Path, fake_server: FakeModelServer
+) -> None:
+    fake_server.script(Reply(CUT, done_reason="length"))
+    inserted = expansion_applied(fake_workspace, "ctrl+o")
     (run,) = finished_runs(fake_workspace)
     assert (run.task, run.status, run.done_reason, run.output_text) == ("expand", "ok", "length", CUT)
     assert "last complete sentence" in inserted["bar"]
@@ -53,23 +61,7 @@ def test_an_expansion_that_repeats_itself_is_stopped_and_ctrl_r_puts_in_what_cam
 ) -> None:
     again = "A retry is only safe when the server can recognise it as one."
     fake_server.script(Reply(f"{KEPT}\n\nFirst, the client. {again}\n\n" + f"Then a case. {again}\n\n" * 20, chunks=60))
-    seen: dict[str, str] = {}
-
-    async def scenario() -> None:
-        app = fake_app(fake_workspace)
-        async with app.run_test(size=SIZE) as pilot:
-            editor = app.main.editor
-            row = next(i for i, line in enumerate(editor.document.lines) if line.startswith("Networks drop responses."))
-            editor.move_cursor((row, 0))
-            await pilot.press("f4")
-            await until(pilot, lambda: app.main.panel.expansion is not None, "the expansion to be ready")
-            seen["bar"] = str(app.main.panel.query_one("#expansion-bar").render())
-            seen["shown"] = app.main.panel.view.source
-            await pilot.press("ctrl+r")
-            await until(pilot, lambda: app.main.panel.expansion is None, "the replace")
-            seen["text"] = editor.text
-
-    asyncio.run(scenario())
+    seen = expansion_applied(fake_workspace, "ctrl+r")
     (run,) = finished_runs(fake_workspace)
     assert (run.status, run.done_reason) == ("ok", "looping") and run.output_text.count(again) == 2
     assert "repeating itself" in seen["bar"] and "Then a case" not in seen["shown"]
