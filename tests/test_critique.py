@@ -149,10 +149,12 @@ def test_a_replacement_that_repeats_its_suggestion_is_advice_and_becomes_no_chan
         {"severity": "high", "quote": "Retries are safe.", "problem": "vague", "suggestion": advice, "replacement": advice},
         {"severity": "low", "quote": "Roughly 40% of payment incidents", "problem": "no source", "suggestion": "cite [1]",
          "replacement": "About 40% of payment incidents"},
+        {"severity": "low", "quote": "come from retry storms", "problem": "thin", "suggestion": "[2] We should say what a storm is.",
+         "replacement": "We should say what a storm is."},  # seen in make demo: the advice again, its citation dropped
     ]})
     critique = parse_critique(raw, DRAFT)
     assert critique is not None
-    assert [i.replacement for i in critique.issues] == ["", "About 40% of payment incidents"]
+    assert [i.replacement for i in critique.issues] == ["", "About 40% of payment incidents", ""]
     assert critique.issues[0].suggestion == advice  # the advice is still shown, as advice
     assert [hunk.new for hunk in from_critique(critique, DRAFT)] == ["About 40% of payment incidents"]
 

@@ -193,11 +193,16 @@ def read_critique(raw: str, draft: str, done_reason: str | None = None) -> Criti
     return critique or unparsed(raw, cut_off=done_reason == LENGTH)
 
 
+def _uncited(text: str) -> str:
+    """`text` as compared with the advice it may repeat: without citation marks ("[2]"), normalised."""
+    return normalise(re.sub(r"\[\d+\]", " ", text))
+
+
 def parse_critique(raw: str, draft: str) -> Critique | None:
     """The critique in `raw`, its issues in `reading_order`, or None when it is not JSON of the
     expected shape. An issue about a sentence an earlier issue quoted already is dropped, and so is
     one whose problem and suggestion an earlier issue gave word for word (`_said`); a replacement
-    that repeats its suggestion word for word is read as none."""
+    that repeats its suggestion word for word, citation marks aside, is read as none."""
     try:
         data = json.loads(raw)
     except ValueError:
@@ -216,7 +221,7 @@ def parse_critique(raw: str, draft: str) -> Critique | None:
             continue  # a small writer repeats itself; the prompt asks for one issue per sentence, each its own
         seen.update(said)
         replacement = str(item.get("replacement") or "")
-        if normalise(replacement) == normalise(suggestion):
+        if _uncited(replacement) == _uncited(suggestion):
             replacement = ""  # the advice again, not the sentence rewritten: as a tracked change it would paste advice into the draft
         issues.append(Issue(
             severity=severity if severity in SEVERITIES else "medium",
