@@ -43,16 +43,17 @@ def prose_loop(text: str) -> str | None:
 
 def before_loop(text: str) -> str:
     """`text` up to where it began repeating itself: before the paragraph that holds the first
-    repeat, or, when the repeat is in the paragraph it repeats, before the repeat itself. Text
-    with no repeat is returned whole."""
-    sentence = _repeated_sentence(text)
-    if sentence is None:
-        return text
-    words = r"\s+".join(re.escape(word) for word in sentence.split(" "))
-    found = list(re.finditer(words, text))
-    if len(found) < 2:  # the sentence as `prose_sentences` reads it is not in the text twice as written
-        return text
-    first, again = found[:2]
-    paragraph = text.rfind("\n\n", 0, again.start())
-    cut = paragraph if paragraph >= first.end() else again.start()
-    return text[:cut].rstrip() + "\n"
+    repeat, or, when the repeat is in the paragraph it repeats, before the repeat itself. Cut
+    again while what is left still repeats a sentence: where a sentence ends can depend on what
+    follows it ("next. e.g. a" reads as one sentence), so a cut can bare a repeat. Text with no
+    repeat is returned whole."""
+    while (sentence := _repeated_sentence(text)) is not None:
+        words = r"\s+".join(re.escape(word) for word in sentence.split(" "))
+        found = list(re.finditer(words, text))
+        if len(found) < 2:  # the sentence as `prose_sentences` reads it is not in the text twice as written
+            return text
+        first, again = found[:2]
+        paragraph = text.rfind("\n\n", 0, again.start())
+        cut = paragraph if paragraph >= first.end() else again.start()
+        text = text[:cut].rstrip() + "\n"
+    return text
